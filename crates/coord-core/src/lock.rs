@@ -1,0 +1,316 @@
+//! A process-shared lock that survives the death of its owner (Python's `multiprocessing.Lock`).
+//!
+//! The lock is a POSIX mutex placed in shared memory with two attributes:
+//! `PTHREAD_PROCESS_SHARED`, so that several processes may use it, and `PTHREAD_MUTEX_ROBUST`,
+//! so that when a process dies while holding it, the kernel hands it to the next locker with
+//! `EOWNERDEAD` instead of leaving every other process blocked for ever. Python's lock has no
+//! such feature: a worker killed inside `with lock:` deadlocks the rest of the pool.
+
+use std::fmt;
+use std::io;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::shm::SharedRegion;
+
+/// A POSIX mutex living at a fixed address inside a [`SharedRegion`].
+///
+/// The region is kept alive by the `Arc`, so the pointer stays valid for as long as this
+/// value exists; after `fork` the child has the same mapping at the same address.
+#[derive(Clone)]
+pub(crate) struct RawMutex {
+    _region: Arc<SharedRegion>,
+    m: *mut libc::pthread_mutex_t,
+}
+
+// SAFETY: the mutex is designed to be used from many threads and processes at once; the
+// pointer targets a MAP_SHARED region that the Arc keeps mapped.
+unsafe impl Send for RawMutex {}
+// SAFETY: as above; every operation goes through pthread calls, which synchronize.
+unsafe impl Sync for RawMutex {}
+
+/// What `lock` found.
+pub(crate) enum Acquired {
+    Clean,
+    /// The previous owner died holding the lock; we now hold it and it was made consistent.
+    OwnerDied,
+}
+
+impl RawMutex {
+    /// Initializes a mutex at `offset` in `region`. Must run once, before any fork shares it.
+    pub(crate) fn init(region: Arc<SharedRegion>, offset: usize, recursive: bool) -> io::Result<Self> {
+        assert!(offset % align_of::<libc::pthread_mutex_t>() == 0);
+        assert!(offset + size_of::<libc::pthread_mutex_t>() <= region.len());
+        // SAFETY: the offset is in bounds and aligned (checked above), and nobody else can
+        // see this memory yet: the region is brand new and no process was forked since.
+        let m = unsafe { region.ptr().add(offset) } as *mut libc::pthread_mutex_t;
+        // SAFETY: `attr` is initialized by pthread_mutexattr_init before any other use and
+        // destroyed at the end; `m` points to writable, aligned, unshared memory (see above).
+        unsafe {
+            let mut attr: libc::pthread_mutexattr_t = std::mem::zeroed();
+            check(libc::pthread_mutexattr_init(&mut attr))?;
+            let kind = if recursive {
+                libc::PTHREAD_MUTEX_RECURSIVE
+            } else {
+                // ERRORCHECK turns "this thread locks twice" into EDEADLK instead of a hang.
+                libc::PTHREAD_MUTEX_ERRORCHECK
+            };
+            let r = check(libc::pthread_mutexattr_settype(&mut attr, kind))
+                .and_then(|_| {
+                    check(libc::pthread_mutexattr_setpshared(
+                        &mut attr,
+                        libc::PTHREAD_PROCESS_SHARED,
+                    ))
+                })
+                .and_then(|_| {
+                    check(libc::pthread_mutexattr_setrobust(
+                        &mut attr,
+                        libc::PTHREAD_MUTEX_ROBUST,
+                    ))
+                })
+                .and_then(|_| check(libc::pthread_mutex_init(m, &attr)));
+            libc::pthread_mutexattr_destroy(&mut attr);
+            r?;
+        }
+        Ok(RawMutex { _region: region, m })
+    }
+
+    fn after_lock(&self, rc: i32) -> io::Result<Acquired> {
+        match rc {
+            0 => Ok(Acquired::Clean),
+            libc::EOWNERDEAD => {
+                // The kernel gave us the lock of a dead owner. Unless we mark it consistent
+                // before unlocking, it turns ENOTRECOVERABLE and nobody can ever lock it again.
+                // SAFETY: we hold the mutex (EOWNERDEAD means acquired), as consistent requires.
+                check(unsafe { libc::pthread_mutex_consistent(self.m) })?;
+                Ok(Acquired::OwnerDied)
+            }
+            libc::EDEADLK => panic!(
+                "coord_core::Lock is not re-entrant: this thread already holds it \
+                 (drop the first guard before locking again)"
+            ),
+            e => Err(io::Error::from_raw_os_error(e)),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> io::Result<Acquired> {
+        // SAFETY: `m` was initialized by `init` and stays mapped while `self` lives.
+        let rc = unsafe { libc::pthread_mutex_lock(self.m) };
+        self.after_lock(rc)
+    }
+
+    /// `Ok(None)` when another thread or process holds it.
+    pub(crate) fn try_lock(&self) -> io::Result<Option<Acquired>> {
+        // SAFETY: as in `lock`.
+        let rc = unsafe { libc::pthread_mutex_trylock(self.m) };
+        if rc == libc::EBUSY {
+            return Ok(None);
+        }
+        self.after_lock(rc).map(Some)
+    }
+
+    /// `Ok(None)` when the timeout passed first.
+    pub(crate) fn lock_timeout(&self, timeout: Duration) -> io::Result<Option<Acquired>> {
+        // pthread_mutex_timedlock takes an absolute CLOCK_REALTIME deadline.
+        let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)?;
+        let deadline = std::time::Duration::new(now.tv_sec() as u64, now.tv_nsec() as u32) + timeout;
+        let ts = libc::timespec {
+            tv_sec: deadline.as_secs() as libc::time_t,
+            tv_nsec: deadline.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: as in `lock`; `ts` is a valid timespec that outlives the call.
+        let rc = unsafe { libc::pthread_mutex_timedlock(self.m, &ts) };
+        if rc == libc::ETIMEDOUT {
+            return Ok(None);
+        }
+        self.after_lock(rc).map(Some)
+    }
+
+    /// Waits until `deadline`, or for ever when it is `None`.
+    pub(crate) fn lock_until(&self, deadline: Option<Instant>) -> io::Result<Option<Acquired>> {
+        match deadline {
+            None => self.lock().map(Some),
+            Some(d) => self.lock_timeout(d.saturating_duration_since(Instant::now())),
+        }
+    }
+
+    pub(crate) fn unlock(&self) {
+        // SAFETY: only called by guards, which exist only while this thread holds the lock.
+        let rc = unsafe { libc::pthread_mutex_unlock(self.m) };
+        debug_assert_eq!(rc, 0, "pthread_mutex_unlock failed");
+    }
+}
+
+fn check(rc: i32) -> io::Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
+/// A lock shared by processes, like Python's `multiprocessing.Lock`.
+///
+/// Create it before starting the processes that use it; every process forked afterwards
+/// shares it. If a process dies while holding it, the next `lock` still succeeds but returns
+/// [`OwnerDied`], so the caller knows the data it guards may be half-updated.
+///
+/// ```
+/// use coord_core::{Lock, Process};
+///
+/// let lock = Lock::new()?;
+/// let p = Process::start(|| {
+///     let _guard = lock.lock().expect("owner died");
+///     // ... critical section in the child ...
+/// })?;
+/// assert!(p.join()?.success());
+/// # Ok::<(), coord_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Lock {
+    raw: RawMutex,
+}
+
+impl fmt::Debug for Lock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lock").finish_non_exhaustive()
+    }
+}
+
+/// The result of locking: `Err` means the previous owner died while holding the lock.
+pub type LockResult<G> = Result<G, OwnerDied<G>>;
+
+impl Lock {
+    /// A new, unlocked, non-re-entrant lock in its own shared page.
+    pub fn new() -> io::Result<Lock> {
+        let region = Arc::new(SharedRegion::new(
+            "coord-lock",
+            size_of::<libc::pthread_mutex_t>(),
+        )?);
+        Ok(Lock {
+            raw: RawMutex::init(region, 0, false)?,
+        })
+    }
+
+    pub(crate) fn from_raw(raw: RawMutex) -> Lock {
+        Lock { raw }
+    }
+
+    /// Blocks until this process holds the lock (Python's `lock.acquire()`).
+    ///
+    /// # Panics
+    /// If this thread already holds a non-re-entrant lock (that would deadlock), or if the
+    /// OS refuses the call (it does not for a correctly initialized lock).
+    pub fn lock(&self) -> LockResult<LockGuard<'_>> {
+        let acquired = self.raw.lock().expect("pthread_mutex_lock failed");
+        self.guard(acquired)
+    }
+
+    /// Takes the lock only if it is free now (`lock.acquire(block=False)`).
+    pub fn try_lock(&self) -> Option<LockResult<LockGuard<'_>>> {
+        let acquired = self.raw.try_lock().expect("pthread_mutex_trylock failed")?;
+        Some(self.guard(acquired))
+    }
+
+    /// Waits at most `timeout` (`lock.acquire(timeout=...)`); `None` if it timed out.
+    pub fn lock_timeout(&self, timeout: Duration) -> Option<LockResult<LockGuard<'_>>> {
+        let acquired = self
+            .raw
+            .lock_timeout(timeout)
+            .expect("pthread_mutex_timedlock failed")?;
+        Some(self.guard(acquired))
+    }
+
+    fn guard(&self, acquired: Acquired) -> LockResult<LockGuard<'_>> {
+        let guard = LockGuard { lock: self };
+        match acquired {
+            Acquired::Clean => Ok(guard),
+            Acquired::OwnerDied => Err(OwnerDied { guard }),
+        }
+    }
+}
+
+/// Holds a [`Lock`]; unlocks when dropped (Python's `with lock:` block).
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct LockGuard<'a> {
+    lock: &'a Lock,
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        self.lock.raw.unlock();
+    }
+}
+
+impl fmt::Debug for LockGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LockGuard")
+    }
+}
+
+/// The lock was acquired, but its previous owner died while holding it.
+///
+/// The lock itself has already been repaired (made consistent) and is held by the caller;
+/// what it protected may be half-written. Inspect or reset that data, then take the guard with
+/// [`OwnerDied::into_inner`] and carry on.
+pub struct OwnerDied<G> {
+    guard: G,
+}
+
+impl<G> OwnerDied<G> {
+    pub(crate) fn wrap(guard: G) -> Self {
+        OwnerDied { guard }
+    }
+    /// The guard: the caller holds the lock.
+    pub fn into_inner(self) -> G {
+        self.guard
+    }
+    pub fn get_ref(&self) -> &G {
+        &self.guard
+    }
+    pub fn get_mut(&mut self) -> &mut G {
+        &mut self.guard
+    }
+}
+
+impl<G> fmt::Debug for OwnerDied<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OwnerDied { .. }")
+    }
+}
+
+impl<G> fmt::Display for OwnerDied<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "the previous owner of this lock died while holding it; the data it guards may be half-updated",
+        )
+    }
+}
+
+impl<G> std::error::Error for OwnerDied<G> {}
+
+impl<G> Deref for OwnerDied<G> {
+    type Target = G;
+    fn deref(&self) -> &G {
+        &self.guard
+    }
+}
+
+impl<G> DerefMut for OwnerDied<G> {
+    fn deref_mut(&mut self) -> &mut G {
+        &mut self.guard
+    }
+}
+
+/// Extension for results of `lock()`: keep going whether or not the owner died.
+pub trait LockResultExt<G> {
+    /// The guard, also when the previous owner died (the caller accepts possibly half-written data).
+    fn recover(self) -> G;
+}
+
+impl<G> LockResultExt<G> for LockResult<G> {
+    fn recover(self) -> G {
+        self.unwrap_or_else(OwnerDied::into_inner)
+    }
+}

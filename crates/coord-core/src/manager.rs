@@ -1,0 +1,637 @@
+//! A server process that owns shared objects (Python's `multiprocessing.Manager`).
+//!
+//! The manager is a real process. It owns one integer value, one list and one dict; other
+//! processes reach them through proxies, and *every* proxy call is one round trip: the call
+//! is serialized, written to a socket, read and executed by the server, and the result is
+//! serialized and written back. That is the cost the lecture warns about.
+//!
+//! Nobody else can connect: there is no listening address at all. Each process that uses a
+//! proxy gets its own private socket pair, whose server end is passed to the manager over a
+//! control socket pair (`SCM_RIGHTS`) that only the manager's creator and its children hold.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::socket::{
+    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg, sendmsg,
+    socketpair,
+};
+use nix::unistd::getpid;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::process::Process;
+use crate::shm::SharedRegion;
+
+#[derive(Debug, Serialize, Deserialize)]
+enum Request {
+    ValueGet,
+    ValueSet(i64),
+    ValueAdd(i64),
+    ListAppend(i64),
+    ListGet(u64),
+    ListSet(u64, i64),
+    ListLen,
+    ListSnapshot,
+    DictSet(String, i64),
+    DictGet(String),
+    DictAdd(String, i64),
+    DictLen,
+    DictSnapshot,
+    Stats,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum Response {
+    Unit,
+    Int(i64),
+    MaybeInt(Option<i64>),
+    Len(u64),
+    List(Vec<i64>),
+    Dict(Vec<(String, i64)>),
+    Stats { calls: u64, cpu_ns: u64 },
+    Error(String),
+}
+
+/// What the manager process reports about itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ManagerStats {
+    /// Proxy calls the server has executed (each one a round trip); `stats()` itself is not counted.
+    pub calls: u64,
+    /// CPU time the server process has used so far.
+    pub cpu_time: Duration,
+}
+
+/// Starts and owns the manager process (`multiprocessing.Manager()`).
+///
+/// ```
+/// use coord_core::{Manager, Process};
+///
+/// let manager = Manager::start()?;
+/// let counter = manager.value();
+/// let workers: Vec<_> = (0..2)
+///     .map(|_| Process::start(|| for _ in 0..10 { counter.add(1).unwrap(); }))
+///     .collect::<Result<_, _>>()?;
+/// for w in workers { w.join()?; }
+/// assert_eq!(counter.get()?, 20);           // add runs inside the server: exact
+/// assert_eq!(manager.stats()?.calls, 21);   // 20 adds + 1 get, each a round trip
+/// # Ok::<(), coord_core::Error>(())
+/// ```
+pub struct Manager {
+    ctrl: Arc<OwnedFd>,
+    server: Process,
+    stats_conn: Proxy,
+}
+
+impl fmt::Debug for Manager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Manager")
+            .field("pid", &self.server.pid())
+            .finish()
+    }
+}
+
+impl Manager {
+    /// Starts the server process.
+    pub fn start() -> Result<Manager, Error> {
+        let (client_end, server_end) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )?;
+        // The server counts in shared memory too, so a test can compare without a round trip.
+        let counters = Arc::new(SharedRegion::new("coord-manager", 64)?);
+        let client_raw = client_end.as_raw_fd();
+        let server = Process::start(move || {
+            // The server keeps only its own end, so it sees end-of-file once every client
+            // process has gone.
+            // SAFETY: in the child, this fd number is our copy of the client end, which no
+            // Rust object owns here (the parent's `client_end` is not used in the child).
+            unsafe { libc::close(client_raw) };
+            serve(server_end, counters)
+        })?;
+        let ctrl = Arc::new(client_end);
+        Ok(Manager {
+            stats_conn: Proxy::new(ctrl.clone()),
+            ctrl,
+            server,
+        })
+    }
+
+    /// The manager process's pid.
+    pub fn pid(&self) -> u32 {
+        self.server.pid()
+    }
+
+    /// A proxy to the manager's integer value (`manager.Value('i', 0)`).
+    pub fn value(&self) -> ValueProxy {
+        ValueProxy {
+            p: Proxy::new(self.ctrl.clone()),
+        }
+    }
+    /// A proxy to the manager's list (`manager.list()`).
+    pub fn list(&self) -> ListProxy {
+        ListProxy {
+            p: Proxy::new(self.ctrl.clone()),
+        }
+    }
+    /// A proxy to the manager's dict (`manager.dict()`).
+    pub fn dict(&self) -> DictProxy {
+        DictProxy {
+            p: Proxy::new(self.ctrl.clone()),
+        }
+    }
+
+    /// Calls executed and CPU time used by the server (one extra round trip, not counted).
+    pub fn stats(&self) -> Result<ManagerStats, Error> {
+        match self.stats_conn.call_uncounted(&Request::Stats)? {
+            Response::Stats { calls, cpu_ns } => Ok(ManagerStats {
+                calls,
+                cpu_time: Duration::from_nanos(cpu_ns),
+            }),
+            r => Err(unexpected(r)),
+        }
+    }
+
+    /// Stops the server and waits for it (`manager.shutdown()`).
+    pub fn shutdown(self) -> Result<(), Error> {
+        self.server.terminate()?;
+        self.server.join()?;
+        Ok(())
+    }
+
+    /// Kills the server without ceremony: for showing what a proxy does when its peer is gone.
+    pub fn kill_server(&self) -> Result<(), Error> {
+        self.server.kill()?;
+        self.server.join()?;
+        Ok(())
+    }
+}
+
+// --- client side -----------------------------------------------------------------------------
+
+/// One process's private connection; made on first use in each process.
+struct Conn {
+    pid: i32,
+    sock: OwnedFd,
+    buf: Vec<u8>,
+}
+
+struct Proxy {
+    ctrl: Arc<OwnedFd>,
+    conn: Mutex<Option<Conn>>,
+    calls: AtomicU64,
+}
+
+impl Proxy {
+    fn new(ctrl: Arc<OwnedFd>) -> Proxy {
+        Proxy {
+            ctrl,
+            conn: Mutex::new(None),
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    fn connect(&self) -> Result<Conn, Error> {
+        let (mine, theirs) = socketpair(
+            AddressFamily::Unix,
+            SockType::Stream,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )?;
+        let fds = [theirs.as_raw_fd()];
+        let cmsg = [ControlMessage::ScmRights(&fds)];
+        loop {
+            match sendmsg::<()>(
+                self.ctrl.as_raw_fd(),
+                &[IoSlice::new(b"c")],
+                &cmsg,
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            ) {
+                Ok(_) => break,
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EPIPE) | Err(Errno::ECONNRESET) => return Err(Error::ServerGone),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // Our copy of the server's end closes here: only the manager holds it now, so if the
+        // manager dies, our reads see end-of-file instead of hanging.
+        drop(theirs);
+        Ok(Conn {
+            pid: getpid().as_raw(),
+            sock: mine,
+            buf: Vec::new(),
+        })
+    }
+
+    fn call(&self, req: &Request) -> Result<Response, Error> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.call_uncounted(req)
+    }
+
+    fn call_uncounted(&self, req: &Request) -> Result<Response, Error> {
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let me = getpid().as_raw();
+        // A handle inherited through fork must not reuse the parent's socket: two processes
+        // would read each other's replies. Each process connects on its own, as Python's
+        // proxies reconnect after fork.
+        if guard.as_ref().is_none_or(|c| c.pid != me) {
+            if let Some(old) = guard.take()
+                && old.pid != me
+            {
+                // Not ours to close cleanly in the parent's name; just forget our copy.
+                drop(old);
+            }
+            *guard = Some(self.connect()?);
+        }
+        let conn = guard.as_mut().expect("connected above");
+        send_frame(&conn.sock, req)?;
+        let resp: Response = recv_frame(&conn.sock, &mut conn.buf)?.ok_or(Error::ServerGone)?;
+        match resp {
+            Response::Error(msg) => Err(Error::Remote(msg)),
+            r => Ok(r),
+        }
+    }
+
+    fn round_trips(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+}
+
+impl Clone for Proxy {
+    fn clone(&self) -> Self {
+        Proxy::new(self.ctrl.clone())
+    }
+}
+
+fn unexpected(r: Response) -> Error {
+    Error::Corrupted(format!("unexpected reply from the manager: {r:?}"))
+}
+
+/// A proxy to the manager's integer (`manager.Value('i', 0)`); every call is a round trip.
+#[derive(Clone)]
+pub struct ValueProxy {
+    p: Proxy,
+}
+
+impl ValueProxy {
+    /// `v.value`
+    pub fn get(&self) -> Result<i64, Error> {
+        match self.p.call(&Request::ValueGet)? {
+            Response::Int(v) => Ok(v),
+            r => Err(unexpected(r)),
+        }
+    }
+    /// `v.value = x`
+    pub fn set(&self, v: i64) -> Result<(), Error> {
+        self.p.call(&Request::ValueSet(v)).map(drop)
+    }
+    /// Adds inside the server and returns the new value: exact under contention, because
+    /// the server runs one call at a time. (`v.value += 1` from a client is a get and a set:
+    /// two round trips, and racy.)
+    pub fn add(&self, delta: i64) -> Result<i64, Error> {
+        match self.p.call(&Request::ValueAdd(delta))? {
+            Response::Int(v) => Ok(v),
+            r => Err(unexpected(r)),
+        }
+    }
+    /// Calls this proxy made from this process.
+    pub fn round_trips(&self) -> u64 {
+        self.p.round_trips()
+    }
+}
+
+/// A proxy to the manager's list of integers (`manager.list()`): it grows without limit.
+#[derive(Clone)]
+pub struct ListProxy {
+    p: Proxy,
+}
+
+impl ListProxy {
+    /// `l.append(x)`
+    pub fn append(&self, v: i64) -> Result<(), Error> {
+        self.p.call(&Request::ListAppend(v)).map(drop)
+    }
+    /// `l[i]`; [`Error::Remote`] when out of range.
+    pub fn get(&self, index: usize) -> Result<i64, Error> {
+        match self.p.call(&Request::ListGet(index as u64))? {
+            Response::Int(v) => Ok(v),
+            r => Err(unexpected(r)),
+        }
+    }
+    /// `l[i] = x`
+    pub fn set(&self, index: usize, v: i64) -> Result<(), Error> {
+        self.p.call(&Request::ListSet(index as u64, v)).map(drop)
+    }
+    /// `len(l)`
+    pub fn len(&self) -> Result<usize, Error> {
+        match self.p.call(&Request::ListLen)? {
+            Response::Len(n) => Ok(n as usize),
+            r => Err(unexpected(r)),
+        }
+    }
+    pub fn is_empty(&self) -> Result<bool, Error> {
+        self.len().map(|n| n == 0)
+    }
+    /// `list(l)`: a copy of the whole list, in one round trip.
+    pub fn to_vec(&self) -> Result<Vec<i64>, Error> {
+        match self.p.call(&Request::ListSnapshot)? {
+            Response::List(v) => Ok(v),
+            r => Err(unexpected(r)),
+        }
+    }
+    pub fn round_trips(&self) -> u64 {
+        self.p.round_trips()
+    }
+}
+
+/// A proxy to the manager's dict from strings to integers (`manager.dict()`).
+#[derive(Clone)]
+pub struct DictProxy {
+    p: Proxy,
+}
+
+impl DictProxy {
+    /// `d[k] = v`
+    pub fn set(&self, key: &str, v: i64) -> Result<(), Error> {
+        self.p.call(&Request::DictSet(key.to_string(), v)).map(drop)
+    }
+    /// `d.get(k)`
+    pub fn get(&self, key: &str) -> Result<Option<i64>, Error> {
+        match self.p.call(&Request::DictGet(key.to_string()))? {
+            Response::MaybeInt(v) => Ok(v),
+            r => Err(unexpected(r)),
+        }
+    }
+    /// Adds inside the server (missing keys start at 0); returns the new value.
+    pub fn add(&self, key: &str, delta: i64) -> Result<i64, Error> {
+        match self.p.call(&Request::DictAdd(key.to_string(), delta))? {
+            Response::Int(v) => Ok(v),
+            r => Err(unexpected(r)),
+        }
+    }
+    /// `len(d)`
+    pub fn len(&self) -> Result<usize, Error> {
+        match self.p.call(&Request::DictLen)? {
+            Response::Len(n) => Ok(n as usize),
+            r => Err(unexpected(r)),
+        }
+    }
+    pub fn is_empty(&self) -> Result<bool, Error> {
+        self.len().map(|n| n == 0)
+    }
+    /// `dict(d)`: every entry, sorted by key, in one round trip.
+    pub fn to_vec(&self) -> Result<Vec<(String, i64)>, Error> {
+        match self.p.call(&Request::DictSnapshot)? {
+            Response::Dict(v) => Ok(v),
+            r => Err(unexpected(r)),
+        }
+    }
+    pub fn round_trips(&self) -> u64 {
+        self.p.round_trips()
+    }
+}
+
+// --- framing: [u32 length][postcard] over a stream socket ------------------------------------
+
+fn send_frame<M: Serialize>(sock: &OwnedFd, msg: &M) -> Result<(), Error> {
+    let frame = postcard::to_extend(msg, vec![0u8; 4]).map_err(Error::Encode)?;
+    let mut frame = frame;
+    let len = (frame.len() - 4) as u32;
+    frame[..4].copy_from_slice(&len.to_le_bytes());
+    let mut buf = &frame[..];
+    while !buf.is_empty() {
+        match nix::sys::socket::send(sock.as_raw_fd(), buf, MsgFlags::MSG_NOSIGNAL) {
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::EINTR) => {}
+            Err(Errno::EPIPE) | Err(Errno::ECONNRESET) => return Err(Error::ServerGone),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Reads one frame; `Ok(None)` on a clean end-of-file between frames.
+fn recv_frame<M: for<'de> Deserialize<'de>>(sock: &OwnedFd, buf: &mut Vec<u8>) -> Result<Option<M>, Error> {
+    loop {
+        if let Some(msg) = take_frame(buf)? {
+            return Ok(Some(msg));
+        }
+        let mut chunk = [0u8; 64 * 1024];
+        match nix::unistd::read(sock, &mut chunk) {
+            Ok(0) if buf.is_empty() => return Ok(None),
+            Ok(0) => {
+                return Err(Error::Corrupted(
+                    "connection closed in the middle of a message".into(),
+                ));
+            }
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(Errno::EINTR) => {}
+            Err(Errno::ECONNRESET) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn take_frame<M: for<'de> Deserialize<'de>>(buf: &mut Vec<u8>) -> Result<Option<M>, Error> {
+    if buf.len() < 4 {
+        return Ok(None);
+    }
+    let len = u32::from_le_bytes(buf[..4].try_into().expect("4 bytes")) as usize;
+    if len > crate::queue::MAX_MESSAGE {
+        return Err(Error::TooLarge {
+            len,
+            max: crate::queue::MAX_MESSAGE,
+        });
+    }
+    if buf.len() < 4 + len {
+        return Ok(None);
+    }
+    let msg = postcard::from_bytes(&buf[4..4 + len]).map_err(Error::Decode);
+    buf.drain(..4 + len);
+    msg.map(Some)
+}
+
+// --- server side -----------------------------------------------------------------------------
+
+#[derive(Default)]
+struct Objects {
+    value: i64,
+    list: Vec<i64>,
+    dict: BTreeMap<String, i64>,
+}
+
+impl Objects {
+    fn execute(&mut self, req: Request) -> Response {
+        match req {
+            Request::ValueGet => Response::Int(self.value),
+            Request::ValueSet(v) => {
+                self.value = v;
+                Response::Unit
+            }
+            Request::ValueAdd(d) => {
+                self.value = self.value.wrapping_add(d);
+                Response::Int(self.value)
+            }
+            Request::ListAppend(v) => {
+                self.list.push(v);
+                Response::Unit
+            }
+            Request::ListGet(i) => match self.list.get(i as usize) {
+                Some(v) => Response::Int(*v),
+                None => Response::Error(format!(
+                    "list index {i} out of range (length {})",
+                    self.list.len()
+                )),
+            },
+            Request::ListSet(i, v) => match self.list.get_mut(i as usize) {
+                Some(slot) => {
+                    *slot = v;
+                    Response::Unit
+                }
+                None => Response::Error(format!(
+                    "list index {i} out of range (length {})",
+                    self.list.len()
+                )),
+            },
+            Request::ListLen => Response::Len(self.list.len() as u64),
+            Request::ListSnapshot => Response::List(self.list.clone()),
+            Request::DictSet(k, v) => {
+                self.dict.insert(k, v);
+                Response::Unit
+            }
+            Request::DictGet(k) => Response::MaybeInt(self.dict.get(&k).copied()),
+            Request::DictAdd(k, d) => {
+                let e = self.dict.entry(k).or_insert(0);
+                *e = e.wrapping_add(d);
+                Response::Int(*e)
+            }
+            Request::DictLen => Response::Len(self.dict.len() as u64),
+            Request::DictSnapshot => Response::Dict(self.dict.iter().map(|(k, v)| (k.clone(), *v)).collect()),
+            Request::Stats => unreachable!("handled by the loop"),
+        }
+    }
+}
+
+fn cpu_time_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID)
+        .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+        .unwrap_or(0)
+}
+
+/// The manager's main loop: one thread, one call at a time, over every connection.
+fn serve(ctrl: OwnedFd, counters: Arc<SharedRegion>) -> Result<(), Error> {
+    // SAFETY: the region is 64 bytes, page-aligned, mapped for the server's whole life; an
+    // AtomicU64 may be shared by reference while other processes read it.
+    let calls = unsafe { &*(counters.ptr() as *const AtomicU64) };
+    let mut objects = Objects::default();
+    let mut conns: Vec<(OwnedFd, Vec<u8>)> = Vec::new();
+    loop {
+        let mut fds = Vec::with_capacity(conns.len() + 1);
+        fds.push(PollFd::new(ctrl.as_fd(), PollFlags::POLLIN));
+        fds.extend(
+            conns
+                .iter()
+                .map(|(c, _)| PollFd::new(c.as_fd(), PollFlags::POLLIN)),
+        );
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
+        drop(fds);
+        let mut closed = Vec::new();
+        for (i, &r) in ready.iter().enumerate().skip(1) {
+            if !r {
+                continue;
+            }
+            let (sock, buf) = &mut conns[i - 1];
+            match serve_one(sock, buf, &mut objects, calls) {
+                Ok(true) => {}
+                // End-of-file, or a client that sent garbage: drop that connection only.
+                Ok(false) | Err(_) => closed.push(i - 1),
+            }
+        }
+        for i in closed.into_iter().rev() {
+            conns.swap_remove(i);
+        }
+        if ready[0] {
+            match accept_conn(&ctrl) {
+                Ok(Some(fd)) => conns.push((fd, Vec::new())),
+                // Every process that held the manager has gone: nobody can call any more.
+                Ok(None) => return Ok(()),
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+/// Reads what is there, answers every whole request. `Ok(false)` when the client hung up.
+fn serve_one(
+    sock: &OwnedFd,
+    buf: &mut Vec<u8>,
+    objects: &mut Objects,
+    calls: &AtomicU64,
+) -> Result<bool, Error> {
+    let mut chunk = [0u8; 64 * 1024];
+    match nix::unistd::read(sock, &mut chunk) {
+        Ok(0) => return Ok(false),
+        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        Err(Errno::EINTR) | Err(Errno::EAGAIN) => return Ok(true),
+        Err(_) => return Ok(false),
+    }
+    while let Some(req) = take_frame::<Request>(buf)? {
+        let resp = match req {
+            Request::Stats => Response::Stats {
+                calls: calls.load(Ordering::Relaxed),
+                cpu_ns: cpu_time_ns(),
+            },
+            req => {
+                calls.fetch_add(1, Ordering::Relaxed);
+                objects.execute(req)
+            }
+        };
+        send_frame(sock, &resp)?;
+    }
+    Ok(true)
+}
+
+fn accept_conn(ctrl: &OwnedFd) -> Result<Option<OwnedFd>, Error> {
+    let mut byte = [0u8; 1];
+    let mut iov = [IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = loop {
+        match recvmsg::<()>(
+            ctrl.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(m) => break m,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    if msg.bytes == 0 {
+        return Ok(None);
+    }
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c
+            && let Some(&fd) = fds.first()
+        {
+            // SAFETY: SCM_RIGHTS just installed this fd in our table; we are its only owner.
+            return Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }));
+        }
+    }
+    Err(Error::Corrupted("control message without a connection".into()))
+}

@@ -1,0 +1,422 @@
+//! Child processes running a closure: Python's `multiprocessing.Process` with the `fork`
+//! start method.
+//!
+//! `fork` copies the whole address space, so the closure may borrow anything the parent
+//! has: queues, shared values, locks. What it writes to ordinary memory stays in the child;
+//! only shared memory, pipes and sockets carry anything back.
+
+use std::cell::Cell;
+use std::fmt;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr;
+use std::sync::Arc;
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
+
+use crate::Error;
+use crate::shm::SharedRegion;
+
+/// The exit code of a child whose closure panicked (the same as a Rust program's).
+pub const PANIC_EXIT_CODE: i32 = 101;
+
+/// How a child process ended, as `join` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// The closure returned (or called `_exit`) with this code; 0 means success.
+    Exited(i32),
+    /// A signal ended it: `SIGTERM` from [`Process::terminate`], `SIGKILL` from
+    /// [`Process::kill`], `SIGSEGV` from a crash...
+    Signaled(Signal),
+    /// The closure panicked; this is its message and where it panicked.
+    Panicked(String),
+}
+
+impl ExitStatus {
+    /// Exited with code 0.
+    pub fn success(&self) -> bool {
+        *self == ExitStatus::Exited(0)
+    }
+    /// The exit code, as Python's `p.exitcode`: negative for a signal (`-15` for SIGTERM).
+    pub fn code(&self) -> i32 {
+        match self {
+            ExitStatus::Exited(c) => *c,
+            ExitStatus::Signaled(s) => -(*s as i32),
+            ExitStatus::Panicked(_) => PANIC_EXIT_CODE,
+        }
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitStatus::Exited(c) => write!(f, "exited with code {c}"),
+            ExitStatus::Signaled(s) => write!(f, "killed by signal {s}"),
+            ExitStatus::Panicked(m) => write!(f, "panicked: {m}"),
+        }
+    }
+}
+
+/// What a child's closure may return; it becomes the exit code.
+pub trait ChildResult {
+    fn into_exit_code(self) -> i32;
+}
+impl ChildResult for () {
+    fn into_exit_code(self) -> i32 {
+        0
+    }
+}
+impl ChildResult for i32 {
+    fn into_exit_code(self) -> i32 {
+        self
+    }
+}
+impl<T: ChildResult, E: fmt::Display> ChildResult for Result<T, E> {
+    fn into_exit_code(self) -> i32 {
+        match self {
+            Ok(v) => v.into_exit_code(),
+            Err(e) => {
+                raw_stderr(&format!("process {}: error: {e}\n", std::process::id()));
+                1
+            }
+        }
+    }
+}
+
+// --- the child's side of a panic -----------------------------------------------------------
+
+/// Set only in a forked child: tells the shared panic hook to record instead of print.
+static IN_CHILD: AtomicBool = AtomicBool::new(false);
+/// The child's shared page for its panic message (null in the parent).
+static PANIC_PAGE: AtomicPtr<u8> = AtomicPtr::new(ptr::null_mut());
+const PANIC_PAGE_LEN: usize = 4096;
+static HOOK: Once = Once::new();
+
+/// Writes straight to fd 2. In a child forked from a multi-threaded parent, std's `stderr`
+/// lock may have been held by another thread at the moment of the fork, and would stay held.
+fn raw_stderr(msg: &str) {
+    let mut buf = msg.as_bytes();
+    while !buf.is_empty() {
+        // SAFETY: writing a valid, live byte buffer to fd 2; a bad fd only yields an error.
+        let n = unsafe { libc::write(2, buf.as_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        buf = &buf[n as usize..];
+    }
+}
+
+/// Installs (once, in the parent) a panic hook that behaves as before in the parent and, in a
+/// child, saves the message to the shared page that `join` reads.
+fn install_hook() {
+    HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !IN_CHILD.load(Ordering::Relaxed) {
+                return previous(info);
+            }
+            let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
+                (*s).to_string()
+            } else if let Some(s) = info.payload().downcast_ref::<String>() {
+                s.clone()
+            } else {
+                "Box<dyn Any>".to_string()
+            };
+            let full = match info.location() {
+                Some(l) => format!("{msg} (at {}:{})", l.file(), l.line()),
+                None => msg,
+            };
+            raw_stderr(&format!("process {} panicked: {full}\n", std::process::id()));
+            let page = PANIC_PAGE.load(Ordering::Relaxed);
+            if !page.is_null() {
+                let bytes = full.as_bytes();
+                let n = bytes.len().min(PANIC_PAGE_LEN - 4);
+                // SAFETY: the page is PANIC_PAGE_LEN bytes, mapped for this child's life; only
+                // this child writes it, and the parent reads it only after the child is dead.
+                unsafe {
+                    ptr::copy_nonoverlapping(bytes.as_ptr(), page.add(4), n);
+                    (*(page as *const AtomicU32)).store(n as u32, Ordering::Release);
+                }
+            }
+        }));
+    });
+}
+
+// --- the parent's handle -------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+enum State {
+    Running,
+    Done(ExitStatus),
+}
+
+/// A child process running a closure (Python's `multiprocessing.Process`).
+///
+/// The child starts at once (`Process(target=f).start()` in one step). It never outlives
+/// its parent: it is killed if the parent dies (`PR_SET_PDEATHSIG`), and a `Process` dropped
+/// without `join` kills and reaps its child, so no zombie and no orphan is left behind.
+///
+/// ```
+/// use coord_core::{ExitStatus, Process};
+///
+/// let p = Process::start(|| 7)?;          // the closure's i32 is the exit code
+/// assert_eq!(p.join()?, ExitStatus::Exited(7));
+///
+/// let p = Process::start(|| -> () { panic!("boom") })?;
+/// assert!(matches!(p.join()?, ExitStatus::Panicked(m) if m.contains("boom")));
+/// # Ok::<(), coord_core::Error>(())
+/// ```
+pub struct Process {
+    pid: Pid,
+    pidfd: Option<OwnedFd>,
+    panic_page: Arc<SharedRegion>,
+    state: Cell<State>,
+}
+
+impl fmt::Debug for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Process")
+            .field("pid", &self.pid.as_raw())
+            .finish()
+    }
+}
+
+impl Process {
+    /// Forks a child that runs `f` and then leaves with `_exit` (no destructors of the
+    /// parent's objects run in it, nothing the parent buffered is flushed twice).
+    ///
+    /// Keep the child's work to the closure: with a multi-threaded parent (the test
+    /// harness), locks other threads held at the fork stay locked in the child.
+    pub fn start<F, R>(f: F) -> Result<Process, Error>
+    where
+        F: FnOnce() -> R,
+        R: ChildResult,
+    {
+        install_hook();
+        let panic_page = Arc::new(SharedRegion::new("coord-panic", PANIC_PAGE_LEN)?);
+        // Whatever sits in our stdout buffer would otherwise be copied into the child.
+        let _ = io::stdout().flush();
+        let parent = getpid();
+        // SAFETY: fork is safe to call; what makes it delicate is the child of a
+        // multi-threaded parent, which must avoid locks other threads may have held. The
+        // child below runs only the closure and async-signal-safe calls, then `_exit`s.
+        match unsafe { fork() }? {
+            ForkResult::Child => {
+                IN_CHILD.store(true, Ordering::Relaxed);
+                PANIC_PAGE.store(panic_page.ptr(), Ordering::Relaxed);
+                // Die with the parent. If it already died before this line, leave now.
+                let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+                if getppid() != parent {
+                    exit_now(1);
+                }
+                let code = match panic::catch_unwind(AssertUnwindSafe(f)) {
+                    Ok(r) => r.into_exit_code(),
+                    Err(_) => PANIC_EXIT_CODE,
+                };
+                exit_now(code)
+            }
+            ForkResult::Parent { child } => Ok(Process {
+                pid: child,
+                pidfd: pidfd_open(child),
+                panic_page,
+                state: Cell::new(State::Running),
+            }),
+        }
+    }
+
+    /// The child's process id (`p.pid`).
+    pub fn pid(&self) -> u32 {
+        self.pid.as_raw() as u32
+    }
+
+    fn state(&self) -> State {
+        let s = self.state.take();
+        self.state.set(s.clone());
+        s
+    }
+
+    fn record(&self, ws: WaitStatus) -> Option<ExitStatus> {
+        let status = match ws {
+            WaitStatus::Exited(_, code) => {
+                // SAFETY: the page is mapped for our lifetime and the child is dead, so
+                // nobody writes it any more.
+                let len = unsafe { (*(self.panic_page.ptr() as *const AtomicU32)).load(Ordering::Acquire) }
+                    as usize;
+                if code == PANIC_EXIT_CODE && len > 0 {
+                    // SAFETY: as above; len <= PANIC_PAGE_LEN - 4 by construction.
+                    let bytes = unsafe { std::slice::from_raw_parts(self.panic_page.ptr().add(4), len) };
+                    ExitStatus::Panicked(String::from_utf8_lossy(bytes).into_owned())
+                } else {
+                    ExitStatus::Exited(code)
+                }
+            }
+            WaitStatus::Signaled(_, sig, _) => ExitStatus::Signaled(sig),
+            _ => return None,
+        };
+        self.state.set(State::Done(status.clone()));
+        Some(status)
+    }
+
+    /// Non-blocking reap: `Some(status)` once the child has ended.
+    fn try_reap(&self) -> Result<Option<ExitStatus>, Error> {
+        if let State::Done(s) = self.state() {
+            return Ok(Some(s));
+        }
+        loop {
+            match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => return Ok(None),
+                Ok(ws) => {
+                    if let Some(s) = self.record(ws) {
+                        return Ok(Some(s));
+                    }
+                }
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Waits for the child to end and reports how (`p.join()` then `p.exitcode`).
+    /// Calling it again returns the same status.
+    pub fn join(&self) -> Result<ExitStatus, Error> {
+        if let State::Done(s) = self.state() {
+            return Ok(s);
+        }
+        loop {
+            match waitpid(self.pid, None) {
+                Ok(ws) => {
+                    if let Some(s) = self.record(ws) {
+                        return Ok(s);
+                    }
+                }
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Waits at most `timeout` (`p.join(timeout)`); `Ok(None)` if the child still runs.
+    pub fn join_timeout(&self, timeout: Duration) -> Result<Option<ExitStatus>, Error> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.try_reap()? {
+                return Ok(Some(s));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            match &self.pidfd {
+                // A pidfd becomes readable when the process exits: no polling loop needed.
+                Some(fd) => {
+                    let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+                    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                    match poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)) {
+                        Ok(_) | Err(Errno::EINTR) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                None => std::thread::sleep(left.min(Duration::from_millis(1))),
+            }
+        }
+    }
+
+    /// Whether the child is still running (`p.is_alive()`); reaps it if it has ended.
+    pub fn is_alive(&self) -> bool {
+        matches!(self.try_reap(), Ok(None))
+    }
+
+    /// The status if the child has ended, without waiting (`p.exitcode`, `None` while running).
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        self.try_reap().ok().flatten()
+    }
+
+    fn signal(&self, sig: Signal) -> Result<(), Error> {
+        // Never signal a reaped child: its pid may already belong to someone else.
+        if self.try_reap()?.is_some() {
+            return Ok(());
+        }
+        match kill(self.pid, sig) {
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Sends SIGTERM (`p.terminate()`): the child dies where it stands, mid-task or not.
+    pub fn terminate(&self) -> Result<(), Error> {
+        self.signal(Signal::SIGTERM)
+    }
+
+    /// Sends SIGKILL (`p.kill()`), which cannot be caught or ignored.
+    pub fn kill(&self) -> Result<(), Error> {
+        self.signal(Signal::SIGKILL)
+    }
+}
+
+impl Drop for Process {
+    /// An unjoined child is killed and reaped, so it leaves no zombie and no orphan.
+    fn drop(&mut self) {
+        if let State::Running = self.state() {
+            let _ = self.kill();
+            let _ = self.join();
+        }
+    }
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State::Running
+    }
+}
+
+/// Leaves the child at once with `_exit`: no atexit handlers, no destructors, no flush of the
+/// stdio buffers the child inherited from its parent (they would be printed twice).
+fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit is async-signal-safe and always allowed; it never returns.
+    unsafe { libc::_exit(code) }
+}
+
+fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1; nix has no wrapper.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the kernel just returned this fd to us (close-on-exec), nobody else owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Starts `n` processes, the `i`-th running `f(i)`. Stops at the first failure (already
+/// started children are killed and reaped when the returned error drops them).
+pub fn start_all<F, R>(n: usize, f: F) -> Result<Vec<Process>, Error>
+where
+    F: Fn(usize) -> R,
+    R: ChildResult,
+{
+    (0..n).map(|i| Process::start(|| f(i))).collect()
+}
+
+/// Joins every process with one overall timeout; those still running at the deadline are
+/// killed and reported as `None`.
+pub fn join_all(procs: &[Process], timeout: Duration) -> Result<Vec<Option<ExitStatus>>, Error> {
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::with_capacity(procs.len());
+    for p in procs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let st = p.join_timeout(left)?;
+        if st.is_none() {
+            p.kill()?;
+            p.join()?;
+        }
+        out.push(st);
+    }
+    Ok(out)
+}
