@@ -86,7 +86,7 @@ pub struct ManagerStats {
 /// # Ok::<(), coord_core::Error>(())
 /// ```
 pub struct Manager {
-    ctrl: Arc<OwnedFd>,
+    ctrl: Arc<Link>,
     server: Process,
     stats_conn: Proxy,
 }
@@ -110,16 +110,20 @@ impl Manager {
         )?;
         // The server counts in shared memory too, so a test can compare without a round trip.
         let counters = Arc::new(SharedRegion::new("coord-manager", 64)?);
-        let client_raw = client_end.as_raw_fd();
+        let keep = server_end.as_raw_fd();
         let server = Process::start(move || {
-            // The server keeps only its own end, so it sees end-of-file once every client
-            // process has gone.
-            // SAFETY: in the child, this fd number is our copy of the client end, which no
-            // Rust object owns here (the parent's `client_end` is not used in the child).
-            unsafe { libc::close(client_raw) };
+            // The server keeps only its own end of the control socket and closes every other
+            // descriptor it inherited (the client end, other queues' pipes, other managers'
+            // connections...): a stray copy of a socket end in the server would keep a peer
+            // from ever seeing end-of-file. No Rust object in this child uses those fds: the
+            // child runs only `serve`, which owns `server_end`.
+            close_inherited_fds(keep);
             serve(server_end, counters)
         })?;
-        let ctrl = Arc::new(client_end);
+        let ctrl = Arc::new(Link {
+            ctrl: client_end,
+            server_pid: server.pid() as i32,
+        });
         Ok(Manager {
             stats_conn: Proxy::new(ctrl.clone()),
             ctrl,
@@ -177,7 +181,30 @@ impl Manager {
     }
 }
 
+/// Closes every descriptor from 3 up except `keep` (in the manager process, right after fork).
+fn close_inherited_fds(keep: i32) {
+    let keep = keep as libc::c_uint;
+    for (first, last) in [(3, keep.saturating_sub(1)), (keep + 1, libc::c_uint::MAX)] {
+        if first <= last {
+            // SAFETY: close_range only closes descriptors of this (single-threaded, just
+            // forked) process; none in the range is owned by a live Rust object here.
+            unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
+        }
+    }
+}
+
 // --- client side -----------------------------------------------------------------------------
+
+/// What every proxy needs to reach the server: the control socket and who to check on.
+struct Link {
+    ctrl: OwnedFd,
+    server_pid: i32,
+}
+
+/// While a proxy waits for a reply, how often it checks that the manager still runs. Normally
+/// the manager's death closes the connection and the read returns at once; the check is for a
+/// copy of the manager's end caught by some other fork (a multi-threaded parent).
+const LIVENESS_SLICE: Duration = Duration::from_millis(100);
 
 /// One process's private connection; made on first use in each process.
 struct Conn {
@@ -187,13 +214,13 @@ struct Conn {
 }
 
 struct Proxy {
-    ctrl: Arc<OwnedFd>,
+    ctrl: Arc<Link>,
     conn: Mutex<Option<Conn>>,
     calls: AtomicU64,
 }
 
 impl Proxy {
-    fn new(ctrl: Arc<OwnedFd>) -> Proxy {
+    fn new(ctrl: Arc<Link>) -> Proxy {
         Proxy {
             ctrl,
             conn: Mutex::new(None),
@@ -212,7 +239,7 @@ impl Proxy {
         let cmsg = [ControlMessage::ScmRights(&fds)];
         loop {
             match sendmsg::<()>(
-                self.ctrl.as_raw_fd(),
+                self.ctrl.ctrl.as_raw_fd(),
                 &[IoSlice::new(b"c")],
                 &cmsg,
                 MsgFlags::MSG_NOSIGNAL,
@@ -227,6 +254,13 @@ impl Proxy {
         // Our copy of the server's end closes here: only the manager holds it now, so if the
         // manager dies, our reads see end-of-file instead of hanging.
         drop(theirs);
+        // A read that waits longer than this returns EAGAIN, and the caller checks on the
+        // manager: a reply that can never come is reported, not waited for.
+        nix::sys::socket::setsockopt(
+            &mine,
+            nix::sys::socket::sockopt::ReceiveTimeout,
+            &nix::sys::time::TimeVal::new(0, LIVENESS_SLICE.as_micros() as _),
+        )?;
         Ok(Conn {
             pid: getpid().as_raw(),
             sock: mine,
@@ -256,7 +290,9 @@ impl Proxy {
         }
         let conn = guard.as_mut().expect("connected above");
         send_frame(&conn.sock, req)?;
-        let resp: Response = recv_frame(&conn.sock, &mut conn.buf)?.ok_or(Error::ServerGone)?;
+        let server = self.ctrl.server_pid;
+        let resp: Response = recv_frame(&conn.sock, &mut conn.buf, || crate::pid_alive(server as u32))?
+            .ok_or(Error::ServerGone)?;
         match resp {
             Response::Error(msg) => Err(Error::Remote(msg)),
             r => Ok(r),
@@ -421,8 +457,13 @@ fn send_frame<M: Serialize>(sock: &OwnedFd, msg: &M) -> Result<(), Error> {
     Ok(())
 }
 
-/// Reads one frame; `Ok(None)` on a clean end-of-file between frames.
-fn recv_frame<M: for<'de> Deserialize<'de>>(sock: &OwnedFd, buf: &mut Vec<u8>) -> Result<Option<M>, Error> {
+/// Reads one frame; `Ok(None)` on a clean end-of-file between frames, or when a read times out
+/// (`SO_RCVTIMEO`) and `peer_alive` says the other side is gone.
+fn recv_frame<M: for<'de> Deserialize<'de>>(
+    sock: &OwnedFd,
+    buf: &mut Vec<u8>,
+    peer_alive: impl Fn() -> bool,
+) -> Result<Option<M>, Error> {
     loop {
         if let Some(msg) = take_frame(buf)? {
             return Ok(Some(msg));
@@ -437,6 +478,8 @@ fn recv_frame<M: for<'de> Deserialize<'de>>(sock: &OwnedFd, buf: &mut Vec<u8>) -
             }
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) if !peer_alive() => return Ok(None),
+            Err(Errno::EAGAIN) => {}
             Err(Errno::ECONNRESET) => return Ok(None),
             Err(e) => return Err(e.into()),
         }

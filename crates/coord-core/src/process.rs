@@ -152,8 +152,9 @@ fn install_hook() {
 
 // --- the parent's handle -------------------------------------------------------------------
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 enum State {
+    #[default]
     Running,
     Done(ExitStatus),
 }
@@ -368,12 +369,6 @@ impl Drop for Process {
             let _ = self.kill();
             let _ = self.join();
         }
-    }
-}
-
-impl Default for State {
-    fn default() -> Self {
-        State::Running
     }
 }
 

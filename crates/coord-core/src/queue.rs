@@ -11,7 +11,7 @@
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -105,9 +105,10 @@ struct Inner {
 /// ```
 pub struct Queue<T> {
     inner: Arc<Inner>,
-    /// The pid this handle registered as a producer from; a forked child starts with the
-    /// parent's pid here, which is how it knows it has not registered yet.
-    registered_pid: AtomicI32,
+    /// `pid << 32 | (slot + 1)` of this handle's producer registration (0: none yet). A
+    /// forked child starts with the parent's pid here, which is how it knows it has not
+    /// registered yet.
+    registered: AtomicU64,
     _t: PhantomData<fn(T) -> T>,
 }
 
@@ -115,7 +116,7 @@ impl<T> Clone for Queue<T> {
     fn clone(&self) -> Self {
         Queue {
             inner: self.inner.clone(),
-            registered_pid: AtomicI32::new(self.registered_pid.load(Ordering::Relaxed)),
+            registered: AtomicU64::new(self.registered.load(Ordering::Relaxed)),
             _t: PhantomData,
         }
     }
@@ -124,6 +125,22 @@ impl<T> Clone for Queue<T> {
 impl<T> fmt::Debug for Queue<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Queue").finish_non_exhaustive()
+    }
+}
+
+impl<T> Queue<T> {
+    /// The same queue (same pipe, same counters), typed as carrying `U`.
+    ///
+    /// This exists to *show* what a process boundary does to types: the pipe carries bytes,
+    /// and the type is only a promise both ends keep. A message put as one type and read as
+    /// another is either misread or refused with [`Error::Decode`]; nothing checks the type
+    /// on the way (Python's queue pickles, so it carries the type along, at a cost).
+    pub fn retype<U>(&self) -> Queue<U> {
+        Queue {
+            inner: self.inner.clone(),
+            registered: AtomicU64::new(self.registered.load(Ordering::Relaxed)),
+            _t: PhantomData,
+        }
     }
 }
 
@@ -137,6 +154,10 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         let wlock = RawMutex::init(region.clone(), WLOCK_OFF, false)?;
         let rlock = RawMutex::init(region.clone(), RLOCK_OFF, false)?;
         let (rx, tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+        // The read end never blocks in `read`: a reader waits in `poll`, with a timeout, so
+        // it can notice that every producer is gone (or that a writer died mid-frame)
+        // instead of sleeping for ever. The write end stays blocking (a full pipe waits).
+        fcntl(&rx, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
         // A bigger pipe lets a large message go in fewer wake-ups; the default (64 KiB) is
         // still correct, so a refusal is fine.
         let _ = fcntl(&tx, FcntlArg::F_SETPIPE_SZ(1 << 20));
@@ -148,7 +169,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 rx,
                 tx,
             }),
-            registered_pid: AtomicI32::new(0),
+            registered: AtomicU64::new(0),
             _t: PhantomData,
         })
     }
@@ -162,15 +183,19 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     /// Puts one message (`q.put(item)`). Blocks only while the pipe is full.
     pub fn put(&self, item: &T) -> Result<(), Error> {
-        let mut frame = vec![0u8; FRAME_HEADER];
-        let mut frame = postcard::to_extend(item, std::mem::take(&mut frame)).map_err(Error::Encode)?;
-        let len = frame.len() - FRAME_HEADER;
-        if len > MAX_MESSAGE {
+        // Size first: one exact allocation instead of a growing buffer that is copied at
+        // every doubling, and an oversized message is refused before it is built.
+        let size = postcard::experimental::serialized_size(item).map_err(Error::Encode)?;
+        if size > MAX_MESSAGE {
             return Err(Error::TooLarge {
-                len,
+                len: size,
                 max: MAX_MESSAGE,
             });
         }
+        let mut frame = Vec::with_capacity(FRAME_HEADER + size);
+        frame.extend_from_slice(&[0u8; FRAME_HEADER]);
+        let mut frame = postcard::to_extend(item, frame).map_err(Error::Encode)?;
+        let len = frame.len() - FRAME_HEADER;
         frame[..4].copy_from_slice(&MAGIC.to_le_bytes());
         frame[4..8].copy_from_slice(&(len as u32).to_le_bytes());
         self.register_producer()?;
@@ -198,24 +223,27 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// Waits for the next message (`q.get()`). Returns [`Error::Disconnected`] once the queue
     /// is empty and no producer is left.
     pub fn get(&self) -> Result<T, Error> {
-        self.recv(None)
+        self.recv(None, true)
     }
 
-    /// Waits at most `timeout` (`q.get(timeout=...)`); [`Error::Timeout`] if nothing came.
+    /// Waits at most `timeout` (`q.get(timeout=...)`); [`Error::Timeout`] if nothing came,
+    /// or [`Error::Disconnected`] as soon as it is clear that nothing can come.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
-        self.recv(Some(Instant::now() + timeout))
+        self.recv(Some(Instant::now() + timeout), true)
     }
 
-    /// Takes a message only if one is ready now (`q.get_nowait()`); else [`Error::Empty`].
+    /// Takes a message only if one is ready now (`q.get_nowait()`); else [`Error::Empty`]
+    /// (it does not spend time checking whether producers are still alive).
     pub fn try_get(&self) -> Result<T, Error> {
-        match self.recv(Some(Instant::now())) {
+        match self.recv(Some(Instant::now()), false) {
             Err(Error::Timeout) => Err(Error::Empty),
             r => r,
         }
     }
 
     /// Says that this process will put nothing more (`q.close()`): consumers can then see
-    /// the queue disconnect once the other producers are gone too.
+    /// the queue disconnect once the other producers are gone too. (A later `put` from this
+    /// process makes it a producer again.)
     pub fn close(&self) {
         let me = nix::unistd::getpid().as_raw();
         for slot in &self.header().producers {
@@ -248,36 +276,44 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     fn register_producer(&self) -> Result<(), Error> {
         let me = nix::unistd::getpid().as_raw();
-        if self.registered_pid.load(Ordering::Relaxed) == me {
+        let h = self.header();
+        let reg = self.registered.load(Ordering::Relaxed);
+        if reg >> 32 == u64::from(me as u32) && reg & 0xffff_ffff != 0 {
+            // Registered already: one load on the hot path. A `close()` since then made the
+            // slot CLOSED; putting again makes this process a producer again.
+            let slot = &h.producers[(reg & 0xffff_ffff) as usize - 1];
+            if slot.state.load(Ordering::Acquire) != SLOT_ACTIVE {
+                slot.state.store(SLOT_ACTIVE, Ordering::Release);
+            }
             return Ok(());
         }
-        let h = self.header();
         // Another handle in this process may have registered already.
-        let mut found = h.producers.iter().any(|s| s.pid.load(Ordering::Acquire) == me);
-        if !found {
-            for slot in &h.producers {
-                if slot
-                    .pid
-                    .compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-                {
-                    slot.state.store(SLOT_ACTIVE, Ordering::Release);
-                    h.producers_seen.fetch_add(1, Ordering::AcqRel);
-                    found = true;
-                    break;
-                }
+        let idx = match h
+            .producers
+            .iter()
+            .position(|s| s.pid.load(Ordering::Acquire) == me)
+        {
+            Some(i) => {
+                h.producers[i].state.store(SLOT_ACTIVE, Ordering::Release);
+                i
             }
-        } else {
-            for slot in &h.producers {
-                if slot.pid.load(Ordering::Acquire) == me {
-                    slot.state.store(SLOT_ACTIVE, Ordering::Release);
-                }
+            None => {
+                let i = h
+                    .producers
+                    .iter()
+                    .position(|slot| {
+                        slot.pid
+                            .compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
+                            .is_ok()
+                    })
+                    .ok_or(Error::TooManyProducers { max: MAX_PRODUCERS })?;
+                h.producers[i].state.store(SLOT_ACTIVE, Ordering::Release);
+                h.producers_seen.fetch_add(1, Ordering::AcqRel);
+                i
             }
-        }
-        if !found {
-            return Err(Error::TooManyProducers { max: MAX_PRODUCERS });
-        }
-        self.registered_pid.store(me, Ordering::Relaxed);
+        };
+        self.registered
+            .store(u64::from(me as u32) << 32 | (idx as u64 + 1), Ordering::Relaxed);
         Ok(())
     }
 
@@ -293,7 +329,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         })
     }
 
-    fn recv(&self, deadline: Option<Instant>) -> Result<T, Error> {
+    /// `check_producers`: whether waiting may end in [`Error::Disconnected`] (`try_get` does
+    /// not pay for the liveness check).
+    fn recv(&self, deadline: Option<Instant>, check_producers: bool) -> Result<T, Error> {
         let h = self.header();
         let acquired = match self.inner.rlock.lock_until(deadline)? {
             Some(a) => a,
@@ -311,6 +349,8 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             ));
         }
         // Wait for the first byte, checking now and then that someone can still send.
+        // (While this consumer waits it holds the reader lock, so other consumers queue
+        // behind it on the lock; each of them checks the producers in turn once it gets it.)
         loop {
             let slice = match deadline {
                 None => LIVENESS_SLICE,
@@ -319,31 +359,36 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             if self.readable(slice)? {
                 break;
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(Error::Timeout);
-            }
             // Order matters: producers first, then the pipe. A producer's last put finished
             // before it exited, so if it is gone its bytes are already in the pipe.
-            if self.producers_gone() {
+            if check_producers && self.producers_gone() {
                 if self.readable(Duration::ZERO)? {
                     break;
                 }
                 return Err(Error::Disconnected);
             }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::Timeout);
+            }
         }
+        // The frame is read without any more polls while its bytes are there: one `read`
+        // for the header, one for the body.
         let mut head = [0u8; FRAME_HEADER];
-        h.read_in_flight.store(FRAME_HEADER as u32, Ordering::Release);
-        self.read_exact(&mut head)?;
+        // SAFETY: `head` is a live, writable buffer of FRAME_HEADER bytes.
+        unsafe { self.read_exact(head.as_mut_ptr(), FRAME_HEADER)? };
         let magic = u32::from_le_bytes(head[..4].try_into().expect("4 bytes"));
         let len = u32::from_le_bytes(head[4..].try_into().expect("4 bytes")) as usize;
         if magic != MAGIC || len > MAX_MESSAGE {
             h.corrupted.store(true, Ordering::Release);
             return Err(Error::Corrupted(format!("bad frame header {magic:#x}/{len}")));
         }
-        let mut body = vec![0u8; len];
-        h.read_in_flight
-            .store((FRAME_HEADER + len) as u32, Ordering::Release);
-        self.read_exact(&mut body)?;
+        // Read straight into the vector's spare capacity: zero-filling it first would be a
+        // wasted pass over a large message.
+        let mut body: Vec<u8> = Vec::with_capacity(len);
+        // SAFETY: the vector owns `len` bytes of allocated capacity starting at this pointer.
+        unsafe { self.read_exact(body.as_mut_ptr(), len)? };
+        // SAFETY: read_exact returned Ok, so all `len` bytes were written by the kernel.
+        unsafe { body.set_len(len) };
         h.read_in_flight.store(0, Ordering::Release);
         h.messages_got.fetch_add(1, Ordering::Relaxed);
         h.bytes_got.fetch_add(len as u64, Ordering::Relaxed);
@@ -361,19 +406,36 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         }
     }
 
-    /// Reads exactly `buf.len()` bytes of a frame whose start we already saw. If the bytes
-    /// stop coming, checks whether the writer died mid-frame (a robust lock tells us).
-    fn read_exact(&self, mut buf: &mut [u8]) -> Result<(), Error> {
-        while !buf.is_empty() {
-            if !self.readable(Duration::from_millis(100))? {
-                self.check_writer_alive()?;
+    /// Reads exactly `len` bytes of the current frame into `ptr` (the caller holds the reader
+    /// lock). The pipe is non-blocking: when the bytes stop coming, it waits in `poll` and
+    /// checks whether the writer died in the middle of the frame (the robust lock tells).
+    ///
+    /// # Safety
+    /// `ptr` must be valid for writes of `len` bytes.
+    unsafe fn read_exact(&self, ptr: *mut u8, len: usize) -> Result<(), Error> {
+        let h = self.header();
+        let mut done = 0;
+        while done < len {
+            // SAFETY: `ptr + done .. ptr + len` is inside the caller's buffer (contract above).
+            let n = unsafe { libc::read(self.inner.rx.as_raw_fd(), ptr.add(done).cast(), len - done) };
+            if n > 0 {
+                done += n as usize;
+                // Part of a frame has left the pipe: if we die before the end, the next
+                // reader must know the stream is broken.
+                h.read_in_flight.store(1, Ordering::Release);
                 continue;
             }
-            match nix::unistd::read(&self.inner.rx, buf) {
-                Ok(0) => return Err(Error::Corrupted("pipe closed in the middle of a message".into())),
-                Ok(n) => buf = &mut buf[n..],
-                Err(Errno::EINTR) | Err(Errno::EAGAIN) => {}
-                Err(e) => return Err(e.into()),
+            if n == 0 {
+                return Err(Error::Corrupted("pipe closed in the middle of a message".into()));
+            }
+            match Errno::last() {
+                Errno::EAGAIN => {
+                    if !self.readable(Duration::from_millis(100))? {
+                        self.check_writer_alive()?;
+                    }
+                }
+                Errno::EINTR => {}
+                e => return Err(e.into()),
             }
         }
         Ok(())
