@@ -1,0 +1,272 @@
+//! Unit tests with real forked workers. Children only run coord-core calls (no printing), and
+//! every wait has a bound.
+
+use std::time::{Duration, Instant};
+
+use coord_core::{Error as CoreError, ExitStatus, Process, Queue, pid_alive};
+
+use super::*;
+
+fn small(workers: u32, tasks: u32) -> Config {
+    Config {
+        workers,
+        tasks,
+        task_us: 100,
+        join_wait_ms: 200,
+    }
+}
+
+/// No worker of this report still exists, running or zombie.
+fn assert_all_gone(r: &RunReport) {
+    assert!(r.processes_left.is_empty(), "left behind: {:?}", r.processes_left);
+    for w in &r.workers {
+        assert!(
+            !pid_alive(w.pid),
+            "worker w{} (pid {}) still alive",
+            w.index,
+            w.pid
+        );
+        assert!(
+            still_our_children(&[w.pid]).is_empty(),
+            "worker w{} (pid {}) is still our child (zombie?)",
+            w.index,
+            w.pid
+        );
+    }
+}
+
+/// Lost = put minus what came back, and every lost id is either still queued or was in progress.
+fn assert_consistent(r: &RunReport) {
+    let a = &r.accounting;
+    assert!(
+        a.duplicated_ids.is_empty(),
+        "a task came back twice: {:?}",
+        a.duplicated_ids
+    );
+    assert_eq!(a.wrong_values, 0);
+    assert!(a.results_received <= a.tasks_put);
+    assert_eq!(a.lost(), a.tasks_put - a.results_received);
+    assert_eq!(
+        a.lost() as usize,
+        a.in_progress_ids.len() + a.left_in_queue_ids.len()
+    );
+    let mut both: Vec<u32> = a
+        .in_progress_ids
+        .iter()
+        .chain(&a.left_in_queue_ids)
+        .copied()
+        .collect();
+    both.sort_unstable();
+    assert_eq!(both, a.lost_ids);
+    let done: u32 = r.workers.iter().map(|w| w.tasks_done).sum();
+    assert_eq!(done, a.results_received);
+}
+
+#[test]
+fn pill_processes_every_task_exactly_once_and_every_worker_exits_on_its_own() {
+    let r = run(&small(3, 60), Shutdown::Pill).unwrap();
+    assert!(r.accounting.exactly_once(), "{:?}", r.accounting);
+    assert_eq!(r.accounting.results_received, 60);
+    assert_eq!(r.accounting.stops_put, 3);
+    assert_eq!(r.accounting.stops_left, 0);
+    for w in &r.workers {
+        assert_eq!(w.exit_code, 0, "w{}: {}", w.index, w.exit_status);
+        assert_eq!(w.stops_read, 1, "w{} read {} Stops", w.index, w.stops_read);
+    }
+    assert!(r.pill_ok());
+    assert!(r.notes.is_empty(), "{:?}", r.notes);
+    assert_eq!(claim(&r).holds, Some(true));
+    assert_all_gone(&r);
+}
+
+#[test]
+fn pill_works_with_more_workers_than_tasks_and_without_work() {
+    let cfg = Config {
+        task_us: 0,
+        ..small(5, 2)
+    };
+    let r = run(&cfg, Shutdown::Pill).unwrap();
+    assert!(r.pill_ok(), "{r:?}");
+    assert_all_gone(&r);
+}
+
+#[test]
+fn worker_loop_stops_at_its_pill_and_leaves_what_follows_it() {
+    let tasks: Queue<Msg> = Queue::new().unwrap();
+    let results: Queue<Done> = Queue::new().unwrap();
+    let slots = Slots::new(1).unwrap();
+    for id in 0..5 {
+        tasks.put(&Msg::Task { id, work_us: 0 }).unwrap();
+    }
+    tasks.put(&Msg::Stop).unwrap();
+    for id in 5..8 {
+        tasks.put(&Msg::Task { id, work_us: 0 }).unwrap();
+    }
+    let p = Process::start(|| worker_loop(0, &tasks, &results, &slots)).unwrap();
+    assert_eq!(
+        p.join_timeout(Duration::from_secs(20)).unwrap(),
+        Some(ExitStatus::Exited(0))
+    );
+    let mut ids = Vec::new();
+    loop {
+        match results.try_get() {
+            Ok(d) => {
+                assert_eq!(d.value, expected_value(d.id));
+                ids.push(d.id);
+            }
+            Err(CoreError::Empty) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(
+        ids,
+        vec![0, 1, 2, 3, 4],
+        "exactly the tasks in front of the pill, in order"
+    );
+    assert_eq!(slots.stops_read.get(0).unwrap(), 1);
+    assert_eq!(slots.busy.get(0).unwrap(), 0, "it held no task when it left");
+    let rest: Vec<Msg> = std::iter::from_fn(|| tasks.try_get().ok()).collect();
+    assert_eq!(
+        rest,
+        (5..8).map(|id| Msg::Task { id, work_us: 0 }).collect::<Vec<_>>()
+    );
+    assert!(!pid_alive(p.pid()));
+}
+
+#[test]
+fn one_pill_stops_exactly_one_worker() {
+    let tasks: Queue<Msg> = Queue::new().unwrap();
+    let results: Queue<Done> = Queue::new().unwrap();
+    let slots = Slots::new(2).unwrap();
+    let procs = coord_core::start_all(2, |i| worker_loop(i, &tasks, &results, &slots)).unwrap();
+    for id in 0..10 {
+        tasks.put(&Msg::Task { id, work_us: 0 }).unwrap();
+    }
+    send_pills(&tasks, 1).unwrap();
+    let mut got = 0;
+    while got < 10 {
+        results.get_timeout(Duration::from_secs(20)).unwrap();
+        got += 1;
+    }
+    // One worker reads the single Stop and exits...
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exited = loop {
+        if let Some(i) = procs.iter().position(|p| !p.is_alive()) {
+            break i;
+        }
+        assert!(Instant::now() < deadline, "no worker exited after one Stop");
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    assert_eq!(procs[exited].join().unwrap(), ExitStatus::Exited(0));
+    // ...and the other keeps waiting for work: nothing else can make it leave.
+    let other = 1 - exited;
+    assert_eq!(
+        procs[other].join_timeout(Duration::from_millis(200)).unwrap(),
+        None
+    );
+    assert_eq!(slots.stops_read.to_vec().iter().sum::<u32>(), 1);
+    // A second Stop stops the second worker.
+    send_pills(&tasks, 1).unwrap();
+    assert_eq!(
+        procs[other].join_timeout(Duration::from_secs(20)).unwrap(),
+        Some(ExitStatus::Exited(0))
+    );
+    assert_eq!(slots.stops_read.to_vec(), vec![1, 1]);
+    for p in &procs {
+        assert!(!pid_alive(p.pid()));
+    }
+}
+
+#[test]
+fn terminate_losses_match_the_accounting() {
+    let cfg = Config {
+        task_us: 500,
+        ..small(3, 60)
+    };
+    let r = run(&cfg, Shutdown::Terminate).unwrap();
+    assert_consistent(&r);
+    for w in &r.workers {
+        // Killed by SIGTERM, or (if it happened to be between tasks with nothing left) the
+        // signal still ended it: it never returns on its own in this mode.
+        assert_eq!(w.exit_code, -15, "w{}: {}", w.index, w.exit_status);
+        assert_eq!(w.stops_read, 0);
+    }
+    assert!(r.terminate_after_ms.is_some());
+    assert_all_gone(&r);
+}
+
+#[test]
+fn side_channel_losses_are_tasks_left_in_the_queue_never_half_done_ones() {
+    let r = run(&small(3, 80), Shutdown::SideChannel).unwrap();
+    assert_consistent(&r);
+    // A side-channel worker finishes the task it holds before it looks at the flag again.
+    assert!(r.accounting.in_progress_ids.is_empty(), "{:?}", r.accounting);
+    for w in &r.workers {
+        assert_eq!(w.exit_code, 0, "w{}: {}", w.index, w.exit_status);
+    }
+    assert_eq!(claim(&r).holds, (r.accounting.lost() > 0).then_some(true));
+    assert_all_gone(&r);
+}
+
+#[test]
+fn none_leaves_every_worker_waiting_until_cleanup() {
+    let r = run(&small(2, 20), Shutdown::None).unwrap();
+    assert!(
+        r.accounting.exactly_once(),
+        "the work itself is fine: {:?}",
+        r.accounting
+    );
+    let j = r.join_wait.as_ref().expect("none reports its join wait");
+    assert_eq!(j.still_alive, 2, "no worker can leave without a Stop");
+    for w in &r.workers {
+        assert_eq!(w.exit_code, -15, "cleanup terminate(): {}", w.exit_status);
+    }
+    assert_eq!(claim(&r).holds, Some(true));
+    assert_all_gone(&r);
+}
+
+#[test]
+fn account_finds_lost_duplicated_and_wrong_results() {
+    let d = |id, worker| Done {
+        id,
+        worker,
+        value: expected_value(id),
+    };
+    let mut got = vec![d(0, 0), d(1, 0), d(1, 1), d(3, 1), d(4, 1)];
+    got[4].value += 1;
+    // Task 2 was held by worker 0 (slot = id + 1), 5 is still queued.
+    let a = account(6, &got, &[5], &[3, 0], 0, 0);
+    assert_eq!(a.lost_ids, vec![2, 5]);
+    assert_eq!(a.duplicated_ids, vec![1]);
+    assert_eq!(a.wrong_values, 1);
+    assert_eq!(a.left_in_queue_ids, vec![5]);
+    assert_eq!(a.in_progress_ids, vec![2]);
+    assert_eq!(a.in_progress_by_worker, vec![(0, 2)]);
+    assert!(!a.exactly_once());
+    let ok = account(2, &[d(1, 0), d(0, 1)], &[], &[0, 0], 2, 0);
+    assert!(ok.exactly_once());
+}
+
+#[test]
+fn config_rejects_impossible_values() {
+    for bad in [
+        small(0, 10),
+        small(2, 0),
+        small(MAX_WORKERS + 1, 10),
+        Config {
+            task_us: MAX_TASK_US + 1,
+            ..small(2, 2)
+        },
+    ] {
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.contains("must be"), "{e}");
+        assert!(run(&bad, Shutdown::Pill).is_err());
+    }
+}
+
+#[test]
+fn id_ranges_are_compact() {
+    assert_eq!(render::id_ranges(&[0, 1, 2, 3, 7, 9, 10], 10), "0..=3, 7, 9, 10");
+    assert_eq!(render::id_ranges(&[], 10), "");
+    assert_eq!(render::id_ranges(&[1, 3, 5, 7], 2), "1, 3, ... (2 more groups)");
+}
