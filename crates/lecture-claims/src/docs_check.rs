@@ -1,0 +1,377 @@
+//! Checks the book's `{{#include}}`s and internal links, because mdBook does not:
+//! mdBook 0.5.4 exits 0 when an included file is missing (it only logs an error) and
+//! silently renders nothing when the anchor does not exist.
+//!
+//! A problem is reported for:
+//! - an include whose file does not exist;
+//! - an include by anchor where `ANCHOR: name` or `ANCHOR_END: name` is missing, or the end
+//!   comes before the start, or nothing lies between them;
+//! - an include by line numbers past the end of the file;
+//! - a link to a page that does not exist, or exists but is not listed in `SUMMARY.md`
+//!   (mdBook renders only listed pages), or lies outside the book's `src/`.
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+/// One broken include or link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+/// What was checked, and what is wrong.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub pages: usize,
+    pub includes: usize,
+    pub links: usize,
+    pub problems: Vec<Problem>,
+}
+
+/// Checks the book in `book_dir` (the directory holding `book.toml`, pages under `src/`).
+pub fn check_book(book_dir: &Path) -> io::Result<Report> {
+    let src = book_dir.join("src");
+    let summary_path = src.join("SUMMARY.md");
+    let summary = fs::read_to_string(&summary_path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", summary_path.display())))?;
+    let listed: Vec<PathBuf> = links_in(&summary)
+        .into_iter()
+        .filter_map(|(_, target)| page_of(&target))
+        .map(|p| normalize(&src.join(p)))
+        .collect();
+
+    let mut report = Report::default();
+    let mut pages = Vec::new();
+    collect_md(&src, &mut pages)?;
+    pages.sort();
+    for page in &pages {
+        let text = fs::read_to_string(page)?;
+        report.pages += 1;
+        let dir = page.parent().unwrap_or(&src);
+        for (line, arg) in includes_in(&text) {
+            report.includes += 1;
+            if let Err(message) = check_include(dir, &arg) {
+                report.problems.push(Problem {
+                    file: page.clone(),
+                    line,
+                    message,
+                });
+            }
+        }
+        for (line, target) in links_in(&text) {
+            let Some(target_page) = page_of(&target) else {
+                continue;
+            };
+            report.links += 1;
+            let resolved = normalize(&dir.join(&target_page));
+            let message = if !resolved.starts_with(normalize(&src)) {
+                format!("link `{target}` leaves the book's src/: it cannot work in the rendered book")
+            } else if !resolved.is_file() {
+                format!("link `{target}`: no page {}", resolved.display())
+            } else if resolved.extension().is_some_and(|e| e == "md") && !listed.contains(&resolved) {
+                format!(
+                    "link `{target}`: the page exists but SUMMARY.md does not list it, so it is not rendered"
+                )
+            } else {
+                continue;
+            };
+            report.problems.push(Problem {
+                file: page.clone(),
+                line,
+                message,
+            });
+        }
+    }
+    Ok(report)
+}
+
+fn collect_md(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_md(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "md") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// `{{#include ...}}` and `{{#rustdoc_include ...}}` arguments with their line numbers
+/// (1-based). An escaped `\{{#include}}` is shown literally by mdBook and is skipped.
+pub fn includes_in(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let mut rest = line;
+        let mut offset = 0;
+        while let Some(pos) = rest.find("{{#") {
+            let abs = offset + pos;
+            let after = &rest[pos + 3..];
+            let escaped = abs > 0 && line.as_bytes()[abs - 1] == b'\\';
+            let directive = ["include", "rustdoc_include"]
+                .into_iter()
+                .find(|d| after.starts_with(d) && after[d.len()..].starts_with(|c: char| c.is_whitespace()));
+            if let (Some(d), false) = (directive, escaped)
+                && let Some(end) = after.find("}}")
+            {
+                out.push((i + 1, after[d.len()..end].trim().to_string()));
+            }
+            offset = abs + 3;
+            rest = &line[offset..];
+        }
+    }
+    out
+}
+
+/// Checks one include argument (`path`, `path:anchor`, `path:from:to`), relative to `dir`.
+pub fn check_include(dir: &Path, arg: &str) -> Result<(), String> {
+    let (path, selector) = match arg.split_once(':') {
+        Some((p, s)) => (p.trim(), Some(s.trim())),
+        None => (arg.trim(), None),
+    };
+    let file = dir.join(path);
+    let text = fs::read_to_string(&file).map_err(|e| format!("include `{arg}`: cannot read {path}: {e}"))?;
+    let Some(sel) = selector.filter(|s| !s.is_empty()) else {
+        return Ok(());
+    };
+    if sel.split(':').all(|p| p.is_empty() || p.parse::<usize>().is_ok()) {
+        let first: usize = sel.split(':').next().and_then(|p| p.parse().ok()).unwrap_or(1);
+        let lines = text.lines().count();
+        return if first > lines {
+            Err(format!("include `{arg}`: {path} has only {lines} lines"))
+        } else {
+            Ok(())
+        };
+    }
+    let start = anchor_line(&text, "ANCHOR:", sel);
+    let end = anchor_line(&text, "ANCHOR_END:", sel);
+    match (start, end) {
+        (None, _) => Err(format!("include `{arg}`: no `ANCHOR: {sel}` in {path}")),
+        (Some(_), None) => Err(format!(
+            "include `{arg}`: `ANCHOR: {sel}` has no `ANCHOR_END: {sel}` in {path}"
+        )),
+        (Some(s), Some(e)) if e <= s => Err(format!(
+            "include `{arg}`: `ANCHOR_END: {sel}` comes before `ANCHOR: {sel}` in {path}"
+        )),
+        (Some(s), Some(e)) if e == s + 1 => {
+            Err(format!("include `{arg}`: anchor `{sel}` in {path} is empty"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The line index of `marker name` (mdBook: the marker, optional spaces, the exact name).
+fn anchor_line(text: &str, marker: &str, name: &str) -> Option<usize> {
+    text.lines().position(|l| {
+        l.match_indices(marker).any(|(i, _)| {
+            let rest = l[i + marker.len()..].trim_start();
+            rest.strip_prefix(name).is_some_and(|after| {
+                !after.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '-')
+            })
+        })
+    })
+}
+
+/// Markdown link targets `[text](target)` outside code, with their line numbers.
+pub fn links_in(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut fence: Option<&str> = None;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if let Some(f) = fence {
+            if t.starts_with(f) {
+                fence = None;
+            }
+            continue;
+        }
+        if t.starts_with("```") || t.starts_with("~~~") {
+            fence = Some(&t[..3]);
+            continue;
+        }
+        let plain = strip_inline_code(line);
+        let mut rest = plain.as_str();
+        while let Some(pos) = rest.find("](") {
+            let after = &rest[pos + 2..];
+            let Some(end) = after.find(')') else { break };
+            let target = after[..end]
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .trim_matches(['<', '>']);
+            out.push((i + 1, target.to_string()));
+            rest = &after[end..];
+        }
+    }
+    out
+}
+
+fn strip_inline_code(line: &str) -> String {
+    let mut out = String::new();
+    let mut in_code = false;
+    for c in line.chars() {
+        if c == '`' {
+            in_code = !in_code;
+        } else if !in_code {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The local page a link target points at (`None` for web links and same-page anchors).
+fn page_of(target: &str) -> Option<String> {
+    if target.is_empty() || target.starts_with('#') || target.contains("://") || target.starts_with("mailto:")
+    {
+        return None;
+    }
+    let path = target.split('#').next().unwrap_or(target);
+    // The rendered book links to page.html; the source is page.md.
+    Some(match path.strip_suffix(".html") {
+        Some(stem) => format!("{stem}.md"),
+        None => path.to_string(),
+    })
+}
+
+/// Removes `.` and `..` components without touching the file system.
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A throw-away book: `files` are (path under the book dir, contents).
+    struct TempBook(PathBuf);
+
+    impl TempBook {
+        fn new(name: &str, files: &[(&str, &str)]) -> TempBook {
+            let dir = std::env::temp_dir().join(format!("lecture-claims-book-{}-{name}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            for (path, text) in files {
+                let p = dir.join(path);
+                fs::create_dir_all(p.parent().unwrap()).unwrap();
+                fs::write(p, text).unwrap();
+            }
+            TempBook(dir)
+        }
+        fn problems(&self) -> Vec<String> {
+            check_book(&self.0)
+                .unwrap()
+                .problems
+                .iter()
+                .map(|p| p.message.clone())
+                .collect()
+        }
+    }
+
+    impl Drop for TempBook {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const CODE: &str = "fn a() {}\n// ANCHOR: good\nfn b() {}\n// ANCHOR_END: good\n\
+                        // ANCHOR: empty\n// ANCHOR_END: empty\n// ANCHOR: open\nfn c() {}\n";
+
+    fn book_with_page(name: &str, page: &str) -> TempBook {
+        TempBook::new(
+            name,
+            &[
+                (
+                    "src/SUMMARY.md",
+                    "# Summary\n\n- [One](one.md)\n- [Two](sub/two.md)\n",
+                ),
+                ("src/one.md", page),
+                ("src/sub/two.md", "# Two\n[back](../one.md)\n"),
+                ("src/orphan.md", "# not listed\n"),
+                ("code/lib.rs", CODE),
+            ],
+        )
+    }
+
+    #[test]
+    fn a_good_book_has_no_problems() {
+        let b = book_with_page(
+            "good",
+            "# One\n{{#include ../code/lib.rs:good}}\n{{#include ../code/lib.rs}}\n\
+             {{#include ../code/lib.rs:2:3}}\n[two](sub/two.md#part) [web](https://example.com) [here](#top)\n\
+             \\{{#include ../code/missing.rs}} is escaped\n```text\n[not a link](nowhere.md)\n```\n\
+             `[code](nowhere.md)`\n",
+        );
+        let r = check_book(&b.0).unwrap();
+        assert_eq!(r.problems, vec![], "{:?}", r.problems);
+        // Pages: SUMMARY, one, orphan, sub/two; links: 2 in SUMMARY, 1 in one, 1 in two.
+        assert_eq!((r.pages, r.includes, r.links), (4, 3, 4));
+    }
+
+    #[test]
+    fn a_missing_file_is_reported() {
+        let b = book_with_page("nofile", "{{#include ../code/gone.rs:good}}\n");
+        let p = b.problems();
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("cannot read ../code/gone.rs"), "{p:?}");
+    }
+
+    #[test]
+    fn missing_broken_or_empty_anchors_are_reported() {
+        let b = book_with_page(
+            "anchors",
+            "{{#include ../code/lib.rs:nope}}\n{{#include ../code/lib.rs:open}}\n\
+             {{#include ../code/lib.rs:empty}}\n{{#include ../code/lib.rs:goo}}\n{{#include ../code/lib.rs:99}}\n",
+        );
+        let p = b.problems();
+        assert_eq!(p.len(), 5, "{p:?}");
+        assert!(p[0].contains("no `ANCHOR: nope`"), "{p:?}");
+        assert!(p[1].contains("no `ANCHOR_END: open`"), "{p:?}");
+        assert!(p[2].contains("is empty"), "{p:?}");
+        // A prefix of an existing anchor's name is not that anchor.
+        assert!(p[3].contains("no `ANCHOR: goo`"), "{p:?}");
+        assert!(p[4].contains("has only 8 lines"), "{p:?}");
+    }
+
+    #[test]
+    fn broken_links_are_reported() {
+        let b = book_with_page(
+            "links",
+            "[a](missing.md) [b](orphan.md) [c](../../outside.md) [d](sub/two.html) [e](missing.html#x)\n",
+        );
+        let p = b.problems();
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert!(p[0].contains("no page"), "{p:?}");
+        assert!(p[1].contains("does not list it"), "{p:?}");
+        assert!(p[2].contains("leaves the book's src/"), "{p:?}");
+        assert!(p[3].contains("`missing.html#x`: no page"), "{p:?}");
+    }
+
+    #[test]
+    fn summary_links_are_checked_too() {
+        let b = TempBook::new(
+            "summary",
+            &[("src/SUMMARY.md", "# Summary\n\n- [Gone](gone.md)\n")],
+        );
+        let p = b.problems();
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("`gone.md`: no page"), "{p:?}");
+    }
+}
