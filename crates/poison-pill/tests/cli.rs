@@ -1,0 +1,339 @@
+//! Runs the built `poison-pill` binary as a student would, each time with a deadline: the child
+//! is killed if it overruns, so a hang fails the test instead of stalling the suite.
+
+use std::io::Read;
+use std::process::{Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+struct Out {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_bin(args: &[&str]) -> Out {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_poison-pill"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start poison-pill");
+    // Read both pipes on their own threads, so a full pipe can never block the child.
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t_out = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = so.read_to_string(&mut s);
+        s
+    });
+    let t_err = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = se.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break st;
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("poison-pill {args:?} did not finish within {DEADLINE:?}: killed");
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    Out {
+        status,
+        stdout: t_out.join().unwrap(),
+        stderr: t_err.join().unwrap(),
+    }
+}
+
+fn run_json(args: &[&str]) -> (Out, Value) {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = run_bin(&all);
+    let v: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\nstderr: {}", out.stdout, out.stderr));
+    (out, v)
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+fn ids(v: &Value) -> Vec<u64> {
+    v.as_array().unwrap().iter().map(u).collect()
+}
+
+/// Common to every run: no process of the binary outlived it, and the losses add up.
+fn check_run(run: &Value) {
+    let a = &run["accounting"];
+    let put = u(&a["tasks_put"]);
+    let received = u(&a["results_received"]);
+    let lost = ids(&a["lost_ids"]);
+    let dup = ids(&a["duplicated_ids"]);
+    let in_progress = ids(&a["in_progress_ids"]);
+    let queued = ids(&a["left_in_queue_ids"]);
+    assert!(dup.is_empty(), "a task came back twice: {dup:?}");
+    assert_eq!(u(&a["wrong_values"]), 0);
+    assert!(received <= put, "more results ({received}) than tasks ({put})");
+    assert_eq!(
+        lost.len() as u64,
+        put - received,
+        "lost must be put minus came back"
+    );
+    assert_eq!(lost.len(), in_progress.len() + queued.len());
+    assert!(lost.iter().all(|&id| id < put));
+    let done: u64 = run["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| u(&w["tasks_done"]))
+        .sum();
+    assert_eq!(done, received);
+    assert_eq!(run["processes_left"].as_array().unwrap().len(), 0, "{run}");
+    for w in run["workers"].as_array().unwrap() {
+        let pid = u(&w["pid"]) as u32;
+        assert!(
+            !coord_core::pid_alive(pid),
+            "worker pid {pid} still alive after the binary exited"
+        );
+    }
+}
+
+fn single_run(v: &Value) -> &Value {
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        v["children_left"].as_array().unwrap().len(),
+        0,
+        "children left: {v}"
+    );
+    &runs[0]
+}
+
+#[test]
+fn pill_processes_every_task_exactly_once_and_exits_0() {
+    let (out, v) = run_json(&[
+        "--shutdown",
+        "pill",
+        "--workers",
+        "3",
+        "--tasks",
+        "60",
+        "--task-us",
+        "200",
+    ]);
+    assert!(out.status.success(), "stderr: {}", out.stderr);
+    assert_eq!(v["crate"], "poison-pill");
+    let r = single_run(&v);
+    assert_eq!(r["mode"], "pill");
+    check_run(r);
+    let a = &r["accounting"];
+    assert_eq!(u(&a["results_received"]), 60);
+    assert!(ids(&a["lost_ids"]).is_empty());
+    assert_eq!(u(&a["stops_put"]), 3);
+    assert_eq!(u(&a["stops_left"]), 0);
+    let workers = r["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 3);
+    for w in workers {
+        assert_eq!(w["exit_code"], 0, "{w}");
+        assert_eq!(u(&w["stops_read"]), 1, "{w}");
+    }
+    let claims = v["claims"].as_array().unwrap();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0]["section"], "1.1");
+    assert_eq!(claims[0]["holds"], true);
+    assert_eq!(claims[0]["value"], 0.0);
+}
+
+#[test]
+fn terminate_reports_losses_that_match_its_accounting() {
+    let (out, v) = run_json(&[
+        "--shutdown",
+        "terminate",
+        "--workers",
+        "3",
+        "--tasks",
+        "60",
+        "--task-us",
+        "500",
+    ]);
+    assert!(out.status.success(), "stderr: {}", out.stderr);
+    let r = single_run(&v);
+    assert_eq!(r["mode"], "terminate");
+    check_run(r);
+    for w in r["workers"].as_array().unwrap() {
+        assert_eq!(
+            w["exit_code"], -15,
+            "terminate() ends every worker with SIGTERM: {w}"
+        );
+    }
+    let lost = ids(&r["accounting"]["lost_ids"]).len() as f64;
+    assert_eq!(v["claims"][0]["value"], lost);
+}
+
+#[test]
+fn side_channel_reports_losses_that_match_its_accounting() {
+    let (out, v) = run_json(&[
+        "--shutdown",
+        "side-channel",
+        "--workers",
+        "3",
+        "--tasks",
+        "80",
+        "--task-us",
+        "200",
+    ]);
+    assert!(out.status.success(), "stderr: {}", out.stderr);
+    let r = single_run(&v);
+    assert_eq!(r["mode"], "side-channel");
+    check_run(r);
+    let a = &r["accounting"];
+    assert!(
+        ids(&a["in_progress_ids"]).is_empty(),
+        "a side-channel worker never drops a task it holds"
+    );
+    for w in r["workers"].as_array().unwrap() {
+        assert_eq!(w["exit_code"], 0, "{w}");
+    }
+    let lost = ids(&a["lost_ids"]).len();
+    let claim = &v["claims"][0];
+    assert_eq!(claim["value"], lost as f64);
+    assert_eq!(
+        claim["holds"],
+        if lost > 0 { Value::Bool(true) } else { Value::Null }
+    );
+}
+
+#[test]
+fn side_channel_says_when_a_run_lost_nothing_and_when_it_lost_tasks() {
+    let out = run_bin(&["--shutdown", "side-channel", "--workers", "2", "--tasks", "40"]);
+    assert!(out.status.success(), "stderr: {}", out.stderr);
+    let lost_some = out.stdout.contains("LOST");
+    let lucky = out.stdout.contains("this time nothing, by luck");
+    assert!(
+        lost_some != lucky,
+        "exactly one verdict expected:\n{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn none_returns_within_its_bound_and_cleans_up() {
+    let (out, v) = run_json(&[
+        "--shutdown",
+        "none",
+        "--workers",
+        "2",
+        "--tasks",
+        "20",
+        "--task-us",
+        "100",
+        "--join-wait-ms",
+        "200",
+    ]);
+    assert!(out.status.success(), "stderr: {}", out.stderr);
+    let r = single_run(&v);
+    assert_eq!(r["mode"], "none");
+    check_run(r);
+    assert_eq!(
+        u(&r["join_wait"]["still_alive"]),
+        2,
+        "without a Stop no worker can leave"
+    );
+    assert!(
+        ids(&r["accounting"]["lost_ids"]).is_empty(),
+        "the work itself completes"
+    );
+    for w in r["workers"].as_array().unwrap() {
+        assert_eq!(w["exit_code"], -15, "cleanup terminate(): {w}");
+    }
+    assert_eq!(v["claims"][0]["holds"], true);
+}
+
+#[test]
+fn default_run_shows_the_pill_then_every_contrast() {
+    let out = run_bin(&[]);
+    assert!(out.status.success(), "stderr: {}", out.stderr);
+    let s = &out.stdout;
+    assert!(s.starts_with("Lecture 27, Concept 1.1"), "{s}");
+    assert!(s.contains("every task id 0..=199 came back exactly once"), "{s}");
+    assert!(s.contains("What to notice"), "{s}");
+    for mode in ["pill ", "terminate ", "none ", "side-channel "] {
+        assert!(
+            s.lines().any(|l| l.trim_start().starts_with(mode)),
+            "no {mode}row:\n{s}"
+        );
+    }
+    assert!(s.contains("Processes left after all 4 runs: none."), "{s}");
+    assert!(s.contains("--shutdown terminate"), "{s}");
+}
+
+#[test]
+fn all_modes_in_json_give_one_claim_each() {
+    let (out, v) = run_json(&[
+        "--shutdown",
+        "all",
+        "--workers",
+        "2",
+        "--tasks",
+        "30",
+        "--task-us",
+        "200",
+        "--join-wait-ms",
+        "100",
+    ]);
+    assert!(out.status.success(), "stderr: {}", out.stderr);
+    let runs = v["runs"].as_array().unwrap();
+    let modes: Vec<&str> = runs.iter().map(|r| r["mode"].as_str().unwrap()).collect();
+    assert_eq!(modes, ["pill", "terminate", "none", "side-channel"]);
+    runs.iter().for_each(check_run);
+    let claims = v["claims"].as_array().unwrap();
+    assert_eq!(claims.len(), 4);
+    for c in claims {
+        assert_eq!(c["section"], "1.1");
+        for key in ["claim", "lecture", "measured"] {
+            assert!(!c[key].as_str().unwrap().is_empty(), "{c}");
+        }
+    }
+    assert_eq!(claims[0]["holds"], true);
+    assert_eq!(claims[2]["holds"], true);
+    assert_eq!(v["children_left"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn bad_arguments_fail_with_a_clear_message() {
+    for (args, phrase) in [
+        (&["--workers", "0"][..], "--workers"),
+        (&["--tasks", "0"][..], "--tasks"),
+        (&["--workers", "four"][..], "invalid value 'four'"),
+        (&["--task-us", "-5"][..], "--task-us"),
+        (&["--workers", "-1"][..], "--workers"),
+        (&["--tasks", "100001"][..], "--tasks"),
+        (&["--shutdown", "later"][..], "invalid value 'later'"),
+        (&["--join-wait-ms", "0"][..], "--join-wait-ms"),
+    ] {
+        let out = run_bin(args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert_ne!(out.status.code(), Some(101), "{args:?} panicked: {}", out.stderr);
+        assert!(
+            out.stderr.contains(phrase),
+            "{args:?}: stderr lacks {phrase:?}:\n{}",
+            out.stderr
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?} printed to stdout: {}",
+            out.stdout
+        );
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    }
+}
