@@ -1,0 +1,118 @@
+//! `cargo run -p shared-state [-- --quick | --iterations N | --json]`
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use shared_state::{Config, Report, render};
+
+/// Lecture 27, concepts 3.1 and 5.1: what one access to a Manager object, a Value, an Array
+/// costs on this machine; the manager as a bottleneck; lost updates; fixed capacity.
+#[derive(Parser, Debug)]
+#[command(name = "shared-state", version)]
+struct Args {
+    /// Small run for CI: 200 manager calls, 3 repetitions, 2 lost-update runs (about a second)
+    #[arg(long)]
+    quick: bool,
+    /// Manager calls per timed repetition and per worker [default: 1000, --quick: 200];
+    /// shared-memory loops run 1000 times as many
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    iterations: Option<u64>,
+    /// Timed repetitions per latency row (median and min-max are over these) [default: 5, --quick: 3]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    reps: Option<u32>,
+    /// Worker processes in the bottleneck and lost-update scenarios
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(2..=64))]
+    workers: u32,
+    /// Runs of each lost-update scenario [default: 3, --quick: 2]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    runs: Option<u32>,
+    /// Print one JSON object (table, bottleneck, lost updates, the lecture's claims) instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+fn config(a: &Args) -> Config {
+    let mut cfg = if a.quick {
+        Config::quick()
+    } else {
+        Config::default()
+    };
+    if let Some(n) = a.iterations {
+        cfg.iterations = n;
+    }
+    if let Some(r) = a.reps {
+        cfg.reps = r as usize;
+    }
+    if let Some(r) = a.runs {
+        cfg.runs = r as usize;
+    }
+    cfg.workers = a.workers as usize;
+    cfg
+}
+
+fn run(a: &Args) -> anyhow::Result<()> {
+    let cfg = config(a);
+    let mut out = std::io::stdout().lock();
+    let text = !a.json;
+    if text {
+        write!(out, "{}", render::header(&cfg))?;
+        out.flush()?;
+    }
+    let latency = shared_state::latency_table(&cfg)?;
+    let latency_claims = shared_state::latency_claims(&latency);
+    if text {
+        write!(out, "{}", render::latency(&latency))?;
+        write!(out, "{}", render::claims(&latency_claims))?;
+        out.flush()?;
+    }
+    let bottleneck = shared_state::bottleneck(&cfg)?;
+    if text {
+        write!(out, "{}", render::bottleneck(&bottleneck))?;
+        write!(
+            out,
+            "{}",
+            render::claims(&shared_state::bottleneck_claims(&bottleneck))
+        )?;
+        out.flush()?;
+    }
+    let lost = shared_state::lost_updates(&cfg)?;
+    if text {
+        write!(out, "{}", render::lost_updates(&lost))?;
+        write!(
+            out,
+            "{}",
+            render::claims(&shared_state::lost_update_claims(&lost))
+        )?;
+        out.flush()?;
+    }
+    let fixed = shared_state::fixed_capacity(8, 10)?;
+    if text {
+        write!(out, "{}", render::fixed_capacity(&fixed))?;
+        write!(out, "{}", render::notice(&latency))?;
+        return Ok(());
+    }
+    let report = Report {
+        crate_name: "shared-state",
+        claims: shared_state::claims(&latency, &bottleneck, &lost),
+        config: cfg,
+        latency,
+        bottleneck,
+        lost_updates: lost,
+        fixed_capacity: fixed,
+    };
+    serde_json::to_writer(&mut out, &report)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

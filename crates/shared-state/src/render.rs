@@ -1,0 +1,251 @@
+//! The human-readable output: one function per section, each returning text.
+
+use std::fmt::Write;
+
+use crate::{
+    Claim, Config, CounterRun, FixedLayout, LatencyTable, LostUpdates, Mechanism, fmt_ms, fmt_ns, fmt_ratio,
+    group,
+};
+
+/// Title, build note, sizes.
+pub fn header(cfg: &Config) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Lecture 27, concepts 3.1 and 5.1: Manager vs Value vs Array, what one shared access costs"
+    );
+    if cfg!(debug_assertions) {
+        let _ = writeln!(
+            s,
+            "(dev build: optimized, overflow checks on; for final numbers: cargo run --release -p shared-state)"
+        );
+    }
+    let _ = writeln!(
+        s,
+        "this run: {} manager calls and {} shared-memory accesses per repetition, {} repetitions, {} workers",
+        group(cfg.iterations),
+        group(cfg.shm_iterations()),
+        cfg.reps,
+        cfg.workers
+    );
+    s
+}
+
+fn verdict(c: &Claim) -> &'static str {
+    match c.holds {
+        Some(true) => "holds",
+        Some(false) => "does not hold",
+        None => "not shown by this run",
+    }
+}
+
+/// One line per claim: the lecture's words, this machine's figure, the verdict.
+pub fn claims(claims: &[Claim]) -> String {
+    let mut s = String::new();
+    for c in claims {
+        let _ = writeln!(
+            s,
+            "  claim {} \"{}\" ({}): {} -> {}",
+            c.section,
+            c.lecture,
+            c.claim,
+            c.measured,
+            verdict(c)
+        );
+    }
+    s
+}
+
+/// Section 1: the per-access table.
+pub fn latency(t: &LatencyTable) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n1. One access, timed in one process: ns per access, median of {} repetitions",
+        t.reps
+    );
+    let _ = writeln!(
+        s,
+        "   (manager rows: {} round trips per repetition; shared-memory rows: {} accesses)",
+        group(t.manager_ops_per_rep),
+        group(t.shm_ops_per_rep)
+    );
+    let _ = writeln!(
+        s,
+        "  {:<5} {:<33} {:<12} {:>10} {:>19} {:>11} {:>9}",
+        "sec", "what", "Python", "median ns", "min - max", "x raw read", "mgr/sync"
+    );
+    let mut last = None;
+    for r in &t.rows {
+        if last.is_some() && last != Some(r.mechanism) {
+            s.push('\n');
+        }
+        last = Some(r.mechanism);
+        let spread = format!("{} - {}", fmt_ns(r.ns.min), fmt_ns(r.ns.max));
+        let _ = writeln!(
+            s,
+            "  {:<5} {:<33} {:<12} {:>10} {:>19} {:>11} {:>9}",
+            r.section,
+            r.what,
+            r.python,
+            fmt_ns(r.ns.median),
+            spread,
+            fmt_ratio(r.ratio_to_raw_read),
+            r.manager_over_synchronized.map(fmt_ratio).unwrap_or_default()
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  (x raw read: median / RawValue read median; mgr/sync: manager row / synchronized Value, \
+         same kind of access)"
+    );
+    s
+}
+
+/// Section 2: many workers, one counter.
+pub fn bottleneck(runs: &[CounterRun]) -> String {
+    let mut s = String::new();
+    let workers = runs.iter().map(|r| r.workers).max().unwrap_or(0);
+    let _ = writeln!(
+        s,
+        "\n2. The bottleneck: {workers} worker processes add 1 to one shared counter (3.1)"
+    );
+    let _ = writeln!(
+        s,
+        "  {:<45} {:>7} {:>11} {:>9} {:>14} {:>12} {:>8}  manager CPU / wall",
+        "how", "workers", "increments", "total ms", "increments/s", "ns each (1)", "exact?"
+    );
+    for r in runs {
+        let how = format!("{} {}", r.method.letter(), r.method.describe());
+        let exact = if r.lost == 0 {
+            "yes".to_string()
+        } else {
+            format!("lost {}", group(r.lost))
+        };
+        let mgr = match r.manager {
+            Some(m) => format!(
+                "{} / {} ms = {:.0}% busy",
+                fmt_ms(m.cpu_ns),
+                fmt_ms(m.wall_ns),
+                m.busy * 100.0
+            ),
+            None => "-".into(),
+        };
+        let _ = writeln!(
+            s,
+            "  {:<45} {:>7} {:>11} {:>9} {:>14} {:>12} {:>8}  {}",
+            how,
+            r.workers,
+            group(r.final_count),
+            fmt_ms(r.total_ns),
+            group(r.increments_per_sec.round() as u64),
+            fmt_ns(r.ns_per_increment_per_worker),
+            exact,
+            mgr
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  (1) ns each: total time / increments per worker, how long one increment took as one worker saw it"
+    );
+    for r in runs.iter().filter(|r| r.manager.is_some()) {
+        let m = r.manager.expect("filtered");
+        let _ = writeln!(
+            s,
+            "  {} with {} worker(s): the manager executed {} calls, the workers' proxies counted {} round trips",
+            r.method.letter(),
+            r.workers,
+            group(m.calls),
+            group(m.worker_round_trips)
+        );
+    }
+    s
+}
+
+/// Section 3: lost updates over several runs.
+pub fn lost_updates(rows: &[LostUpdates]) -> String {
+    let mut s = String::new();
+    let (workers, runs) = rows
+        .first()
+        .map(|r| (r.workers, r.lost_per_run.len()))
+        .unwrap_or((0, 0));
+    let _ = writeln!(
+        s,
+        "\n3. Correctness: {workers} workers, read-modify-write with and without the lock, {runs} runs each (5.1)"
+    );
+    let _ = writeln!(
+        s,
+        "  {:<42} {:<32} {:>15}  lost in each run",
+        "how", "code", "expected/run"
+    );
+    for r in rows {
+        let lost: Vec<String> = r.lost_per_run.iter().map(|&l| group(l)).collect();
+        let mut line = format!(
+            "  {:<42} {:<32} {:>15}  {}",
+            r.method.describe(),
+            r.method.code(),
+            group(r.expected_per_run),
+            lost.join(", ")
+        );
+        if r.exact_by_design {
+            line.push_str("  (exact by design)");
+        } else if r.runs_without_loss == r.lost_per_run.len() {
+            line.push_str("  (no run lost any this time: luck, not correctness)");
+        } else if r.runs_without_loss > 0 {
+            let _ = write!(
+                line,
+                "  ({} run(s) happened to lose none: luck, not correctness)",
+                r.runs_without_loss
+            );
+        }
+        let _ = writeln!(s, "{line}");
+    }
+    s
+}
+
+/// Section 4: fixed capacity against a growing list.
+pub fn fixed_capacity(f: &FixedLayout) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n4. Fixed layout: put {} numbers into Array::new({}) and into a manager list (5.1)",
+        f.attempted, f.capacity
+    );
+    match &f.array_error {
+        Some(e) => {
+            let _ = writeln!(
+                s,
+                "  Array:        stored {} of {}, then: error: {e}",
+                f.array_stored, f.attempted
+            );
+        }
+        None => {
+            let _ = writeln!(s, "  Array:        stored all {}", f.array_stored);
+        }
+    }
+    let _ = writeln!(
+        s,
+        "  manager list: len() = {} after {} appends: it grows, one round trip per append",
+        f.list_len, f.attempted
+    );
+    s
+}
+
+/// The closing "what to notice" line.
+pub fn notice(t: &LatencyTable) -> String {
+    let find = |id: &str| t.row(id).map(|r| r.ns.median).unwrap_or(f64::NAN);
+    let manager = t.rows.iter().filter(|r| r.mechanism == Mechanism::Manager);
+    let (lo, hi) = manager.fold((f64::INFINITY, 0.0f64), |(lo, hi), r| {
+        (lo.min(r.ns.median), hi.max(r.ns.median))
+    });
+    format!(
+        "\nWhat to notice: every manager operation costs about the same ({}-{} µs: the round trip, not the \
+         data structure),\nwhile a locked shared-memory access costs {} ns and an atomic one {} ns. Use the \
+         manager for rare,\nflexible updates; count locally or with an atomic in hot loops; hold the lock \
+         across a read-modify-write.\n",
+        fmt_ns(lo / 1000.0),
+        fmt_ns(hi / 1000.0),
+        fmt_ns(find("value_get")),
+        fmt_ns(find("raw_value_get"))
+    )
+}
