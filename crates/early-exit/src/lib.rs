@@ -424,10 +424,14 @@ fn claim<F: StopFlag>(flag: &F, mode: SetMode, stamp: impl FnOnce(), report: imp
 /// a worker storing its own progress never steals a line another worker is writing.
 const PAD: usize = 8;
 
-/// Releases every worker at the same moment, so they really race.
+/// Releases every worker at the same moment, so they really race. The last worker to
+/// arrive opens it: it is running at that instant, and so, on the other core, is one of the
+/// workers spinning on `go`, so the two start within a cache-line transfer of each other.
 struct StartGate {
     arrived: RawValue<u32>,
     go: RawValue<bool>,
+    /// When the gate opened (monotonic ns).
+    t_open: RawValue<u64>,
 }
 
 impl StartGate {
@@ -435,17 +439,22 @@ impl StartGate {
         Ok(StartGate {
             arrived: RawValue::new(0)?,
             go: RawValue::new(false)?,
+            t_open: RawValue::new(0)?,
         })
     }
 
-    /// Worker side: say "ready", then spin until the parent opens the gate.
-    fn wait(&self) {
-        self.arrived.fetch_add(1);
+    /// Worker side: say "ready"; the last of `n` opens the gate, the others spin until it does.
+    fn wait(&self, n: u32) {
+        if self.arrived.fetch_add(1) + 1 == n {
+            self.t_open.set(monotonic_ns());
+            self.go.set(true);
+            return;
+        }
         let mut spins = 0u32;
         while !self.go.get() {
             spins += 1;
             if spins % 64 == 0 {
-                // 4 workers on 2 cores: let the parent (and the others) run.
+                // More workers than cores: let the others reach the gate too.
                 std::thread::yield_now();
             } else {
                 std::hint::spin_loop();
@@ -453,25 +462,28 @@ impl StartGate {
         }
     }
 
-    /// Parent side: wait (bounded) until all `n` are ready, then open the gate.
-    fn open_when_ready(&self, n: u32, procs: &[Process]) -> Result<u64> {
+    /// Parent side: wait (bounded, sleeping) until the gate has opened; returns when it did.
+    /// A worker that dies before reaching it is reported instead of waited for.
+    fn opened(&self, procs: &[Process]) -> Result<u64> {
         let deadline = Instant::now() + JOIN_TIMEOUT;
-        while self.arrived.get() < n {
+        while !self.go.get() {
             if Instant::now() > deadline {
                 bail!("workers did not reach the start gate within {JOIN_TIMEOUT:?}");
             }
-            if let Some(dead) = procs.iter().find(|p| !p.is_alive()) {
+            // A worker may be gone because the run already went through the gate and ended:
+            // only an exit with the gate still shut is a failure.
+            if let Some(dead) = procs.iter().find(|p| !p.is_alive())
+                && !self.go.get()
+            {
                 bail!(
                     "worker pid {} ended before the start: {}",
                     dead.pid(),
                     dead.exit_status().map(|s| s.to_string()).unwrap_or_default()
                 );
             }
-            std::thread::yield_now();
+            std::thread::sleep(Duration::from_micros(200));
         }
-        let t0 = monotonic_ns();
-        self.go.set(true);
-        Ok(t0)
+        Ok(self.t_open.get())
     }
 }
 
@@ -636,7 +648,7 @@ fn search_worker<F: StopFlag>(
     results: &Queue<(u32, u64)>,
 ) -> Result<()> {
     let matcher = Matcher::new(cfg.target, cfg.work);
-    board.gate.wait();
+    board.gate.wait(cfg.workers as u32);
     board.t_start.set(id, monotonic_ns())?;
     let cpu0 = cpu_now_ns();
     let mut done = 0u64;
@@ -696,7 +708,7 @@ fn run_search<F: StopFlag>(cfg: &SearchConfig, flag: &F) -> Result<SearchRun> {
             search_worker(id, cfg, flag, board, results)
         })?);
     }
-    let t0 = board.gate.open_when_ready(n as u32, &procs)?;
+    let t0 = board.gate.opened(&procs)?;
     join_checked(&procs)?;
     let mut winners = Vec::new();
     while let Ok(w) = results.try_get() {
@@ -1001,7 +1013,7 @@ pub fn smallest(workers: usize, range_len: u64, target: Target, work: u32) -> Re
             let lo = i as u64 * range_len;
             let (best, iterations, exits, matcher, gate) = (&best, &iterations, &exits, &matcher, &gate);
             Process::start(move || -> Result<()> {
-                gate.wait();
+                gate.wait(workers as u32);
                 let (done, exit) = smallest_worker(lo..lo + range_len, matcher, best);
                 iterations.set(i, done)?;
                 exits.set(i, exit.code())?;
@@ -1009,7 +1021,7 @@ pub fn smallest(workers: usize, range_len: u64, target: Target, work: u32) -> Re
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    gate.open_when_ready(workers as u32, &procs)?;
+    gate.opened(&procs)?;
     join_checked(&procs)?;
     let b = best.get();
     Ok(Smallest {

@@ -58,6 +58,9 @@ struct Args {
     /// Print one JSON object (figures and the lecture's claims) instead of tables
     #[arg(long)]
     json: bool,
+    /// Fewer repetitions (3 reps, 50 races): a smoke run of every section
+    #[arg(long)]
+    quick: bool,
 }
 
 fn main() {
@@ -69,6 +72,7 @@ fn main() {
 }
 
 fn run(a: &Args) -> Result<()> {
+    early_exit::check_shape(a.workers as usize, a.range)?;
     let focused = a.no_early_exit || a.smallest || a.unsafe_set;
     let targets = match (a.needle, a.density) {
         (_, Some(d)) => vec![Target::Density(d)],
@@ -77,7 +81,7 @@ fn run(a: &Args) -> Result<()> {
         // last range, so that every worker is busy when the flag goes up.
         (None, None) => vec![
             Target::Needle(1000.min(a.range - 1)),
-            Target::Needle((a.workers as u64 - 1) * a.range + a.range / 2),
+            Target::Needle((a.workers as u64 - 1) * a.range + a.range / 2), // fits: check_shape
         ],
     };
     let plan = Plan {
@@ -95,8 +99,8 @@ fn run(a: &Args) -> Result<()> {
             FlagArg::Locked => FlagKind::Locked,
             FlagArg::Atomic => FlagKind::Atomic,
         },
-        runs: a.runs as usize,
-        reps: a.reps as usize,
+        runs: if a.quick { a.runs.min(50) } else { a.runs } as usize,
+        reps: if a.quick { a.reps.min(3) } else { a.reps } as usize,
     };
     let results = report::run_plan(&plan)?;
     if a.json {

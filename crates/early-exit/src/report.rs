@@ -616,7 +616,7 @@ pub fn claims(p: &Plan, r: &Results) -> Vec<Claim> {
     let mut v = Vec::new();
     if let Some(e) = &r.example {
         v.push(Claim {
-            section: "27.1".into(),
+            section: "Example 27.1".into(),
             claim: "each of 4 workers searches its own 100,000-number range, checking the flag every iteration"
                 .into(),
             lecture: "4 workers x 100,000 integers each".into(),
@@ -630,7 +630,7 @@ pub fn claims(p: &Plan, r: &Results) -> Vec<Claim> {
         let smallest = e.first_prime_in_range.iter().flatten().min().copied();
         if let Some((w, n)) = e.winner() {
             v.push(Claim {
-                section: "27.1".into(),
+                section: "Example 27.1".into(),
                 claim: "the prime reported is the smallest one the workers look for".into(),
                 lecture: "each worker searches for the smallest prime in its range; the first to find one \
                           reports it"
@@ -644,7 +644,7 @@ pub fn claims(p: &Plan, r: &Results) -> Vec<Claim> {
             });
         }
         v.push(Claim {
-            section: "27.1".into(),
+            section: "Example 27.1".into(),
             claim: "the printed elapsed time measures the search".into(),
             lecture: "prints the winner and the elapsed time".into(),
             measured: format!(

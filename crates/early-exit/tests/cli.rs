@@ -1,0 +1,135 @@
+//! The built binary: bad arguments give a one-line error and a non-zero exit, and `--json`
+//! prints one object with the lecture's claims. Every run has a deadline and is killed on it.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Output {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str], deadline: Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_early-exit"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start early-exit");
+    // Drain both pipes on threads so a chatty child never blocks on a full pipe.
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let end = Instant::now() + deadline;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("early-exit {args:?} did not finish within {deadline:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        code: status.code(),
+        stdout: t_out.join().unwrap(),
+        stderr: t_err.join().unwrap(),
+    }
+}
+
+const SHORT: Duration = Duration::from_secs(30);
+
+#[test]
+fn zero_workers_is_a_usage_error() {
+    let o = run(&["--workers", "0"], SHORT);
+    assert_eq!(o.code, Some(2));
+    assert!(o.stderr.contains("--workers"), "{}", o.stderr);
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn empty_range_is_a_usage_error() {
+    let o = run(&["--range", "0"], SHORT);
+    assert_eq!(o.code, Some(2));
+    assert!(o.stderr.contains("--range"), "{}", o.stderr);
+}
+
+#[test]
+fn non_numbers_are_usage_errors() {
+    for args in [
+        ["--needle", "abc"],
+        ["--density", "x1"],
+        ["--workers", "four"],
+        ["--flag", "maybe"],
+    ] {
+        let o = run(&args, SHORT);
+        assert_eq!(o.code, Some(2), "{args:?}");
+        assert!(o.stderr.contains("invalid value"), "{args:?}: {}", o.stderr);
+    }
+}
+
+#[test]
+fn ranges_past_u64_are_a_one_line_error() {
+    let o = run(&["--workers", "2", "--range", "18446744073709551615"], SHORT);
+    assert_eq!(o.code, Some(1));
+    assert!(
+        o.stderr.starts_with("error: ") && o.stderr.contains("do not fit"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(o.stderr.trim().lines().count(), 1, "{}", o.stderr);
+    assert!(!o.stderr.contains("panicked"));
+}
+
+#[test]
+fn json_run_prints_one_object_with_claims() {
+    let o = run(&["--json", "--quick"], Duration::from_secs(120));
+    assert_eq!(o.code, Some(0), "stderr: {}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(o.stdout.trim()).expect("stdout is one JSON object");
+    assert_eq!(v["crate"], "early-exit");
+    let claims = v["claims"].as_array().expect("claims array");
+    assert!(claims.len() >= 5, "{claims:?}");
+    for c in claims {
+        for key in ["section", "claim", "lecture", "measured"] {
+            assert!(c[key].as_str().is_some_and(|s| !s.is_empty()), "{key} in {c}");
+        }
+        assert!(c["value"].is_number() || c["value"].is_null(), "{c}");
+        assert!(c["holds"].is_boolean() || c["holds"].is_null(), "{c}");
+    }
+    let sections: Vec<&str> = claims.iter().filter_map(|c| c["section"].as_str()).collect();
+    assert!(
+        sections.contains(&"2.1") && sections.contains(&"Example 27.1"),
+        "{sections:?}"
+    );
+    // The lock-check-set claim is decided by counts: it must hold in every run.
+    let lcs = claims
+        .iter()
+        .find(|c| c["claim"].as_str().unwrap().contains("lock-check-set"))
+        .expect("the lock-check-set claim");
+    assert_eq!(lcs["holds"], true, "{lcs}");
+    // Example 27.1: one result, a prime from its worker's range.
+    let results = v["results"]["example"]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1);
+}
+
+#[test]
+fn section_flag_runs_only_that_section() {
+    let o = run(&["--smallest"], SHORT);
+    assert_eq!(o.code, Some(0), "stderr: {}", o.stderr);
+    assert!(o.stdout.contains("First found is not smallest"));
+    assert!(o.stdout.contains("(same)"), "{}", o.stdout);
+    assert!(!o.stdout.contains("Example 27.1 as written"));
+}
