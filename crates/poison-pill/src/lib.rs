@@ -91,6 +91,38 @@ pub struct Slots {
     pub busy: RawArray<u64>,
     /// Per worker: how many `Stop` messages it read (1 in the pill mode, never more).
     pub stops_read: RawArray<u32>,
+    /// Per worker: why its loop failed, if it did ([`WorkerError`] as a number, 0 = no error).
+    pub error: RawArray<u8>,
+}
+
+/// Why a worker's loop returned an error, as the parent learns it from shared memory (the
+/// child's own message only goes to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkerError {
+    /// A queue refused to work any more because some process died in the middle of a message.
+    QueueCorrupted,
+    /// The task queue disconnected: the parent is gone.
+    Disconnected,
+    Other,
+}
+
+impl WorkerError {
+    fn code(e: &CoreError) -> u8 {
+        match e {
+            CoreError::Corrupted(_) => 1,
+            CoreError::Disconnected => 2,
+            _ => 3,
+        }
+    }
+    fn from_code(c: u8) -> Option<WorkerError> {
+        match c {
+            0 => None,
+            1 => Some(WorkerError::QueueCorrupted),
+            2 => Some(WorkerError::Disconnected),
+            _ => Some(WorkerError::Other),
+        }
+    }
 }
 
 impl Slots {
@@ -98,6 +130,7 @@ impl Slots {
         Ok(Slots {
             busy: RawArray::new(workers, 0)?,
             stops_read: RawArray::new(workers, 0)?,
+            error: RawArray::new(workers, 0)?,
         })
     }
 }
@@ -267,6 +300,8 @@ pub struct WorkerReport {
     pub tasks_done: u32,
     /// `Stop` messages it read (pill mode: exactly 1).
     pub stops_read: u32,
+    /// Set when its loop failed (it then exits with code 1).
+    pub error: Option<WorkerError>,
     /// How it ended, in words (`exited with code 0`, `killed by signal SIGTERM`...).
     pub exit_status: String,
     /// Python's `exitcode`: 0, 1, or minus the signal number.
@@ -369,10 +404,14 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
     let t0 = Instant::now();
     let procs = coord_core::start_all(n, |i| {
         ready.fetch_add(1);
-        match mode {
+        let r = match mode {
             Shutdown::SideChannel => side_channel_worker(i, &tasks, &results, &slots, &stop),
             _ => worker_loop(i, &tasks, &results, &slots),
+        };
+        if let Err(e) = &r {
+            let _ = slots.error.set(i, WorkerError::code(e));
         }
+        r
     })
     .context("starting the workers")?;
     let pids: Vec<u32> = procs.iter().map(Process::pid).collect();
@@ -398,7 +437,7 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
             })
             .context("putting a task")?;
         if id % 32 == 31 {
-            drain_ready(&results, &mut got)?;
+            drain_ready(&results, &mut got, &mut notes)?;
         }
     }
     let last_put = Instant::now();
@@ -411,7 +450,10 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
         Shutdown::Pill => {
             send_pills(&tasks, n).context("putting the Stop messages")?;
             stops_put = cfg.workers;
-            collect_until_workers_gone(&procs, &results, &mut got, deadline, &mut notes)?;
+            // Read every result first, then join (a worker blocked on a full result pipe would
+            // never reach its Stop).
+            let want = Some(cfg.tasks as usize);
+            collect_results(&procs, &results, &mut got, want, deadline, &mut notes)?;
             join_bounded(&procs, deadline, &mut notes)?
         }
         Shutdown::SideChannel => {
@@ -420,7 +462,7 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
             // queue up behind the tasks still waiting, so workers can see it first.
             stop.set(true);
             // ANCHOR_END: side_channel_stop
-            collect_until_workers_gone(&procs, &results, &mut got, deadline, &mut notes)?;
+            collect_results(&procs, &results, &mut got, None, deadline, &mut notes)?;
             join_bounded(&procs, deadline, &mut notes)?
         }
         Shutdown::Terminate => {
@@ -428,7 +470,7 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
             // The tempting shortcut: "the task queue is empty, so the work is done". It is not:
             // each worker may still hold the task it took last. terminate() kills it mid-task.
             while !tasks.is_empty() && Instant::now() < deadline {
-                drain_ready(&results, &mut got)?;
+                drain_ready(&results, &mut got, &mut notes)?;
                 std::thread::sleep(Duration::from_micros(100));
             }
             terminate_after_ms = Some(ms(last_put.elapsed()));
@@ -437,18 +479,13 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
             }
             // ANCHOR_END: terminate_contrast
             let ended = join_bounded(&procs, Instant::now() + Duration::from_secs(5), &mut notes)?;
-            drain_ready(&results, &mut got)?;
+            drain_ready(&results, &mut got, &mut notes)?;
             ended
         }
         Shutdown::None => {
             // Every result comes back: the work itself is fine.
-            while got.len() < cfg.tasks as usize && Instant::now() < deadline {
-                match results.get_timeout(Duration::from_millis(50)) {
-                    Ok(d) => got.push(d),
-                    Err(CoreError::Timeout) => {}
-                    Err(e) => return Err(e).context("reading results"),
-                }
-            }
+            let want = Some(cfg.tasks as usize);
+            collect_results(&procs, &results, &mut got, want, deadline, &mut notes)?;
             // ANCHOR: none_contrast
             // No Stop was sent: each worker sits in `get()` waiting for a task that never comes,
             // so `join` can only give up. Without the bound it would wait for ever.
@@ -474,7 +511,7 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
     let elapsed_ms = ms(t0.elapsed());
 
     // Every worker is gone now, so nothing can arrive or leave any more: drain what is left.
-    drain_ready(&results, &mut got)?;
+    drain_ready(&results, &mut got, &mut notes)?;
     let mut left_tasks = Vec::new();
     let mut stops_left = 0;
     loop {
@@ -491,6 +528,12 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
 
     let busy: Vec<u64> = slots.busy.to_vec();
     let stops: Vec<u32> = slots.stops_read.to_vec();
+    let errors: Vec<Option<WorkerError>> = slots
+        .error
+        .to_vec()
+        .into_iter()
+        .map(WorkerError::from_code)
+        .collect();
     let accounting = account(cfg.tasks, &got, &left_tasks, &busy, stops_put, stops_left);
     let mut done_by = vec![0u32; n];
     for d in &got {
@@ -506,8 +549,9 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
             pid: pids[i],
             tasks_done: done_by[i],
             stops_read: stops[i],
+            error: errors[i],
             exit_code: e.status.code(),
-            ended_by: ended_by(mode, &e),
+            ended_by: ended_by(mode, &e, errors[i]),
             exit_status: e.status.to_string(),
         })
         .collect();
@@ -529,9 +573,17 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1_000.0
 }
 
-fn ended_by(mode: Shutdown, e: &Ended) -> String {
+fn ended_by(mode: Shutdown, e: &Ended, error: Option<WorkerError>) -> String {
     if let Some(why) = e.cleanup {
         return why.to_string();
+    }
+    match error {
+        Some(WorkerError::QueueCorrupted) => {
+            return "its queue call failed: a killed process left a queue marked corrupted".into();
+        }
+        Some(WorkerError::Disconnected) => return "its get failed: the parent was gone".into(),
+        Some(WorkerError::Other) => return format!("its loop failed ({})", e.status),
+        None => {}
     }
     match (mode, &e.status) {
         (Shutdown::Pill, ExitStatus::Exited(0)) => "read its Stop and returned".into(),
@@ -548,42 +600,65 @@ fn ended_by(mode: Shutdown, e: &Ended) -> String {
 }
 
 /// Takes every result that is ready now.
-fn drain_ready(results: &Queue<Done>, got: &mut Vec<Done>) -> anyhow::Result<()> {
+fn drain_ready(results: &Queue<Done>, got: &mut Vec<Done>, notes: &mut Vec<String>) -> anyhow::Result<()> {
     loop {
         match results.try_get() {
             Ok(d) => got.push(d),
             Err(CoreError::Empty) | Err(CoreError::Timeout) | Err(CoreError::Disconnected) => return Ok(()),
+            Err(e @ CoreError::Corrupted(_)) => {
+                corrupted(notes, e);
+                return Ok(());
+            }
             Err(e) => return Err(e).context("reading results"),
         }
     }
 }
 
-/// Reads results until every worker has exited and the result queue is empty (or the deadline).
-fn collect_until_workers_gone(
+/// A queue that refuses to work after a process died mid-message is part of what a contrast
+/// mode can show ("terminate() may corrupt shared state"): say so once, keep the run going.
+fn corrupted(notes: &mut Vec<String>, e: CoreError) {
+    let msg = format!("the result queue is unusable: {e}; results still in it count as lost");
+    if !notes.contains(&msg) {
+        notes.push(msg);
+    }
+}
+
+/// Reads results until `want` of them came (when given), or every worker has exited and the
+/// result queue is empty, or the deadline passed.
+fn collect_results(
     procs: &[Process],
     results: &Queue<Done>,
     got: &mut Vec<Done>,
+    want: Option<usize>,
     deadline: Instant,
     notes: &mut Vec<String>,
 ) -> anyhow::Result<()> {
     loop {
-        match results.get_timeout(Duration::from_millis(20)) {
+        if want.is_some_and(|w| got.len() >= w) {
+            return Ok(());
+        }
+        match results.get_timeout(Duration::from_millis(5)) {
             Ok(d) => got.push(d),
+            Err(e @ CoreError::Corrupted(_)) => {
+                corrupted(notes, e);
+                return Ok(());
+            }
             // "Disconnected" only means every worker that has put so far is gone; one that
             // has not put yet may still be working. Ask the processes themselves.
             Err(CoreError::Timeout) | Err(CoreError::Disconnected) => {
                 // A worker's last put finished before it exited: once all are gone, what they
                 // sent is already in the pipe.
                 if procs.iter().all(|p| !p.is_alive()) {
-                    return drain_ready(results, got);
+                    return drain_ready(results, got, notes);
                 }
                 if Instant::now() >= deadline {
                     notes.push(
-                        "the workers did not finish within the bound; the parent stopped waiting".into(),
+                        "the results did not all come within the bound; the parent stopped waiting".into(),
                     );
-                    return drain_ready(results, got);
+                    return drain_ready(results, got, notes);
                 }
-                std::thread::sleep(Duration::from_millis(1));
+                // Disconnected returns at once: do not spin on it.
+                std::thread::sleep(Duration::from_micros(200));
             }
             Err(e) => return Err(e).context("reading results"),
         }
@@ -747,9 +822,18 @@ pub fn claim(r: &RunReport) -> Claim {
             claim: "terminate() loses the tasks the workers are in the middle of",
             lecture: "terminate() loses any in-progress task",
             measured: format!(
-                "SIGTERM once the task queue looked empty: {lost} of {put} tasks lost ({} in progress, {} still queued)",
+                "SIGTERM once the task queue looked empty: {lost} of {put} tasks lost ({} in progress, {} still queued){}",
                 a.in_progress_ids.len(),
-                a.left_in_queue_ids.len()
+                a.left_in_queue_ids.len(),
+                match r
+                    .workers
+                    .iter()
+                    .filter(|w| w.error == Some(WorkerError::QueueCorrupted))
+                    .count()
+                {
+                    0 => String::new(),
+                    k => format!("; {k} worker(s) then found a queue corrupted by a killed one"),
+                }
             ),
             value: lost as f64,
             // A run where no worker happened to hold a task shows nothing either way.

@@ -99,16 +99,24 @@ pub fn details(r: &RunReport) -> String {
         .max()
         .unwrap_or(0)
         .max(11);
+    // Only the pill mode sends Stop messages; elsewhere the column would be all zeros.
+    let pill = r.mode == Shutdown::Pill;
     let _ = writeln!(
         s,
-        "    worker  pid       tasks done  Stops read  {:<status_w$}  ended because",
+        "    worker  pid       tasks done  {}{:<status_w$}  ended because",
+        if pill { "Stops read  " } else { "" },
         "exit status"
     );
     for w in &r.workers {
+        let stops = if pill {
+            format!("{:>10}  ", w.stops_read)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "    w{:<5}  {:<8}  {:>10}  {:>10}  {:<status_w$}  {}",
-            w.index, w.pid, w.tasks_done, w.stops_read, w.exit_status, w.ended_by
+            "    w{:<5}  {:<8}  {:>10}  {stops}{:<status_w$}  {}",
+            w.index, w.pid, w.tasks_done, w.exit_status, w.ended_by
         );
     }
     s.push('\n');
@@ -279,42 +287,69 @@ pub fn contrast_table(runs: &[RunReport]) -> String {
         "{SECTION} The same pool and tasks, stopped each way ({} workers, {} tasks of {} µs):\n",
         runs[0].config.workers, runs[0].config.tasks, runs[0].config.task_us
     );
-    let _ = writeln!(
-        s,
-        "    {:<12}  {:<44}  {:>10}  {:<30}  {:>9}",
-        "--shutdown", "how the workers were told to stop", "tasks lost", "how the workers ended", "elapsed"
-    );
+    let mut rows = vec![[
+        "--shutdown".to_string(),
+        "how the workers were told to stop".to_string(),
+        "tasks lost".to_string(),
+        "how the workers ended".to_string(),
+        "elapsed".to_string(),
+    ]];
     for r in runs {
-        let how = match r.mode {
-            Shutdown::Pill => "one Stop per worker, behind the tasks".to_string(),
-            Shutdown::Terminate => "terminate() once the queue looked empty".to_string(),
-            Shutdown::None => format!("not at all; join gave up after {} ms", r.config.join_wait_ms),
-            Shutdown::SideChannel => "shared flag, set right after the last put".to_string(),
-        };
         let n = r.workers.len();
-        let ended = match r.mode {
-            Shutdown::Pill | Shutdown::SideChannel => {
-                let ok = r.workers.iter().filter(|w| w.exit_code == 0).count();
-                format!("{ok} of {n} returned on their own")
-            }
-            Shutdown::Terminate => {
-                let k = r.workers.iter().filter(|w| w.exit_code < 0).count();
-                format!("{k} of {n} killed mid-work")
-            }
-            Shutdown::None => {
-                let alive = r.join_wait.as_ref().map_or(0, |j| j.still_alive);
-                format!("{alive} of {n} stuck; killed in cleanup")
-            }
+        let (how, ended) = match r.mode {
+            Shutdown::Pill => (
+                "one Stop per worker, after the tasks".to_string(),
+                format!(
+                    "{} of {n} returned",
+                    r.workers.iter().filter(|w| w.exit_code == 0).count()
+                ),
+            ),
+            Shutdown::Terminate => (
+                "terminate() when the queue looked empty".to_string(),
+                format!(
+                    "{} of {n} killed",
+                    r.workers.iter().filter(|w| w.exit_code < 0).count()
+                ),
+            ),
+            Shutdown::None => (
+                format!("nothing; join gave up after {} ms", r.config.join_wait_ms),
+                format!(
+                    "{} of {n} stuck, then killed",
+                    r.join_wait.as_ref().map_or(0, |j| j.still_alive)
+                ),
+            ),
+            Shutdown::SideChannel => (
+                "shared flag, set after the last put".to_string(),
+                format!(
+                    "{} of {n} returned",
+                    r.workers.iter().filter(|w| w.exit_code == 0).count()
+                ),
+            ),
         };
-        let lost = format!("{}/{}", r.accounting.lost(), r.accounting.tasks_put);
+        rows.push([
+            r.mode.name().to_string(),
+            how,
+            format!("{}/{}", r.accounting.lost(), r.accounting.tasks_put),
+            ended,
+            ms(r.elapsed_ms),
+        ]);
+    }
+    let width = |c: usize| rows.iter().map(|row| row[c].chars().count()).max().unwrap_or(0);
+    let w: Vec<usize> = (0..5).map(width).collect();
+    for row in &rows {
         let _ = writeln!(
             s,
-            "    {:<12}  {:<44}  {:>10}  {:<30}  {:>9}",
-            r.mode.name(),
-            how,
-            lost,
-            ended,
-            ms(r.elapsed_ms)
+            "    {:<w0$}  {:<w1$}  {:>w2$}  {:<w3$}  {:>w4$}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3],
+            w4 = w[4]
         );
     }
     let left: usize = runs.iter().map(|r| r.processes_left.len()).sum();

@@ -186,9 +186,10 @@ fn terminate_losses_match_the_accounting() {
     let r = run(&cfg, Shutdown::Terminate).unwrap();
     assert_consistent(&r);
     for w in &r.workers {
-        // Killed by SIGTERM, or (if it happened to be between tasks with nothing left) the
-        // signal still ended it: it never returns on its own in this mode.
-        assert_eq!(w.exit_code, -15, "w{}: {}", w.index, w.exit_status);
+        // No worker returns on its own in this mode: SIGTERM ends it, or (rarely) its own put
+        // fails first because another worker was killed in the middle of writing a result.
+        let corrupted = w.exit_code == 1 && w.error == Some(WorkerError::QueueCorrupted);
+        assert!(w.exit_code == -15 || corrupted, "w{}: {}", w.index, w.exit_status);
         assert_eq!(w.stops_read, 0);
     }
     assert!(r.terminate_after_ms.is_some());

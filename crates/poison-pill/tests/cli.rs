@@ -171,9 +171,12 @@ fn terminate_reports_losses_that_match_its_accounting() {
     assert_eq!(r["mode"], "terminate");
     check_run(r);
     for w in r["workers"].as_array().unwrap() {
-        assert_eq!(
-            w["exit_code"], -15,
-            "terminate() ends every worker with SIGTERM: {w}"
+        // SIGTERM ends every worker, unless (rarely) its own put failed first because another
+        // worker was killed in the middle of writing to the result queue.
+        let corrupted = w["exit_code"] == 1 && w["error"] == "queue-corrupted";
+        assert!(
+            w["exit_code"] == -15 || corrupted,
+            "terminate() ends every worker: {w}"
         );
     }
     let lost = ids(&r["accounting"]["lost_ids"]).len() as f64;
