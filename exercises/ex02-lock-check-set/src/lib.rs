@@ -1,0 +1,25 @@
+//! # Exercise 2: lock, check, set (lecture sections 2.1 and 6.1)
+//!
+//! Eight worker processes each find a result at the same moment (the checker releases them
+//! together). Only the first one may claim it: exactly one result goes onto the queue, and
+//! exactly one worker is told it won.
+//!
+//! `found` is the shared flag with its lock (like `Value<bool>` and its `get_lock()`):
+//! `found.lock()`, `found.get()`, `found.set(true)`.
+//!
+//! Done when: in every round, exactly one worker returns `Ok(true)`, exactly one `Find` is on
+//! the queue and it is that worker's, and the flag ends up set.
+//!
+//! Check:  cargo run -p coord-exercises -- check 2
+//! Hint:   cargo run -p coord-exercises -- hint 2
+#![allow(unused_variables)] // only so the unfinished stub compiles without warnings
+
+use coord_core::{Error, Queue};
+pub use coord_exercises_kit::ex02::{Find, Flag};
+
+/// Worker `me` has just found `value`. If no worker has claimed a result yet, claim it:
+/// set `found`, put `Find { worker: me, value }` on `results`, return `Ok(true)`. If another
+/// worker was first, put nothing and return `Ok(false)`.
+pub fn claim(me: usize, value: u64, found: &Flag, results: &Queue<Find>) -> Result<bool, Error> {
+    todo!("claim the single winner slot")
+}
