@@ -89,7 +89,7 @@ fn run(a: &Args) -> anyhow::Result<()> {
     let fixed = shared_state::fixed_capacity(8, 10)?;
     if text {
         write!(out, "{}", render::fixed_capacity(&fixed))?;
-        write!(out, "{}", render::notice(&latency))?;
+        write!(out, "{}", render::notice(&latency, &bottleneck))?;
         return Ok(());
     }
     let report = Report {

@@ -43,14 +43,12 @@ fn verdict(c: &Claim) -> &'static str {
 pub fn claims(claims: &[Claim]) -> String {
     let mut s = String::new();
     for c in claims {
+        let _ = writeln!(s, "  claim {}: {}, \"{}\"", c.section, c.claim, c.lecture);
         let _ = writeln!(
             s,
-            "  claim {} \"{}\" ({}): {} -> {}",
-            c.section,
-            c.lecture,
-            c.claim,
+            "    this machine: {} -> {}",
             c.measured,
-            verdict(c)
+            verdict(c).to_uppercase()
         );
     }
     s
@@ -73,7 +71,7 @@ pub fn latency(t: &LatencyTable) -> String {
     let _ = writeln!(
         s,
         "  {:<5} {:<33} {:<12} {:>10} {:>19} {:>11} {:>9}",
-        "sec", "what", "Python", "median ns", "min - max", "x raw read", "mgr/sync"
+        "sec", "what", "Python", "median ns", "min - max", "× raw read", "mgr/sync"
     );
     let mut last = None;
     for r in &t.rows {
@@ -96,9 +94,15 @@ pub fn latency(t: &LatencyTable) -> String {
     }
     let _ = writeln!(
         s,
-        "  (x raw read: median / RawValue read median; mgr/sync: manager row / synchronized Value, \
+        "  (× raw read: median / RawValue read median; mgr/sync: manager row / synchronized Value, \
          same kind of access)"
     );
+    let _ = writeln!(
+        s,
+        "  (Python: mv, ml, md = m.Value('q', 0), m.list(), m.dict(); v = Value('q', 0); rv = RawValue('q', 0);\n   \
+         a = Array('q', 1000); ra = RawArray('q', 1000))"
+    );
+    s.push('\n');
     s
 }
 
@@ -159,6 +163,7 @@ pub fn bottleneck(runs: &[CounterRun]) -> String {
             group(m.worker_round_trips)
         );
     }
+    s.push('\n');
     s
 }
 
@@ -200,6 +205,7 @@ pub fn lost_updates(rows: &[LostUpdates]) -> String {
         }
         let _ = writeln!(s, "{line}");
     }
+    s.push('\n');
     s
 }
 
@@ -228,24 +234,35 @@ pub fn fixed_capacity(f: &FixedLayout) -> String {
         "  manager list: len() = {} after {} appends: it grows, one round trip per append",
         f.list_len, f.attempted
     );
+    s.push('\n');
     s
 }
 
 /// The closing "what to notice" line.
-pub fn notice(t: &LatencyTable) -> String {
+pub fn notice(t: &LatencyTable, bottleneck: &[CounterRun]) -> String {
     let find = |id: &str| t.row(id).map(|r| r.ns.median).unwrap_or(f64::NAN);
     let manager = t.rows.iter().filter(|r| r.mechanism == Mechanism::Manager);
     let (lo, hi) = manager.fold((f64::INFINITY, 0.0f64), |(lo, hi), r| {
         (lo.min(r.ns.median), hi.max(r.ns.median))
     });
+    let manager_rate = |workers_gt_1: bool| {
+        bottleneck
+            .iter()
+            .find(|r| r.method == crate::Method::ManagerAdd && (r.workers > 1) == workers_gt_1)
+            .map(|r| group(r.increments_per_sec.round() as u64))
+            .unwrap_or_else(|| "-".into())
+    };
     format!(
-        "\nWhat to notice: every manager operation costs about the same ({}-{} µs: the round trip, not the \
-         data structure),\nwhile a locked shared-memory access costs {} ns and an atomic one {} ns. Use the \
-         manager for rare,\nflexible updates; count locally or with an atomic in hot loops; hold the lock \
-         across a read-modify-write.\n",
+        "What to notice: every manager operation costs about the same ({}-{} µs: the round trip, not the \
+         data structure),\nwhile a locked shared-memory access costs {} ns and an atomic one {} ns. Through \
+         the manager, more workers\ndo not help ({} increments/s with several, {} with one): calls wait in \
+         one line. Use the manager for rare,\nflexible updates; count locally or with an atomic in hot loops; \
+         hold the lock across a read-modify-write.\n",
         fmt_ns(lo / 1000.0),
         fmt_ns(hi / 1000.0),
         fmt_ns(find("value_get")),
-        fmt_ns(find("raw_value_get"))
+        fmt_ns(find("raw_value_get")),
+        manager_rate(true),
+        manager_rate(false),
     )
 }
