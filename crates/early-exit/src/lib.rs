@@ -966,6 +966,7 @@ pub struct Smallest {
     pub pids: Vec<u32>,
 }
 
+// ANCHOR: smallest
 /// Lowers `best` to `n` unless it already holds something smaller (an atomic min).
 fn lower_best(best: &RawValue<u64>, n: u64) {
     let mut cur = best.get();
@@ -977,7 +978,6 @@ fn lower_best(best: &RawValue<u64>, n: u64) {
     }
 }
 
-// ANCHOR: smallest
 /// A worker of the branch-and-bound search. Ranges are scanned upward, so the first match
 /// in a range is that range's smallest; `best` holds the smallest match anyone has found so
 /// far, and a worker whose next item is not below it abandons its range.
