@@ -123,31 +123,46 @@ fn install_hook() {
             if !IN_CHILD.load(Ordering::Relaxed) {
                 return previous(info);
             }
-            let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
-                (*s).to_string()
-            } else if let Some(s) = info.payload().downcast_ref::<String>() {
-                s.clone()
-            } else {
-                "Box<dyn Any>".to_string()
-            };
+            let msg = payload_message(info.payload());
             let full = match info.location() {
                 Some(l) => format!("{msg} (at {}:{})", l.file(), l.line()),
                 None => msg,
             };
             raw_stderr(&format!("process {} panicked: {full}\n", std::process::id()));
-            let page = PANIC_PAGE.load(Ordering::Relaxed);
-            if !page.is_null() {
-                let bytes = full.as_bytes();
-                let n = bytes.len().min(PANIC_PAGE_LEN - 4);
-                // SAFETY: the page is PANIC_PAGE_LEN bytes, mapped for this child's life; only
-                // this child writes it, and the parent reads it only after the child is dead.
-                unsafe {
-                    ptr::copy_nonoverlapping(bytes.as_ptr(), page.add(4), n);
-                    (*(page as *const AtomicU32)).store(n as u32, Ordering::Release);
-                }
-            }
+            save_panic_message(&full);
         }));
     });
+}
+
+/// Writes the message to this child's panic page, unless one is there already.
+fn save_panic_message(msg: &str) {
+    let page = PANIC_PAGE.load(Ordering::Relaxed);
+    if page.is_null() {
+        return;
+    }
+    // SAFETY: the page is PANIC_PAGE_LEN bytes, page-aligned, mapped for this child's life;
+    // only this child writes it, and the parent reads it only after the child is dead.
+    unsafe {
+        let len = &*(page as *const AtomicU32);
+        if len.load(Ordering::Relaxed) != 0 {
+            return;
+        }
+        let bytes = msg.as_bytes();
+        let n = bytes.len().min(PANIC_PAGE_LEN - 4);
+        ptr::copy_nonoverlapping(bytes.as_ptr(), page.add(4), n);
+        len.store(n as u32, Ordering::Release);
+    }
+}
+
+/// The message inside a panic payload (`panic!("...")` gives a `&str` or a `String`).
+fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_string()
+    }
 }
 
 // --- the parent's handle -------------------------------------------------------------------
@@ -164,6 +179,20 @@ enum State {
 /// The child starts at once (`Process(target=f).start()` in one step). It never outlives
 /// its parent: it is killed if the parent dies (`PR_SET_PDEATHSIG`), and a `Process` dropped
 /// without `join` kills and reaps its child, so no zombie and no orphan is left behind.
+///
+/// How the parent's end reaches the children:
+/// - the parent panics: unwinding drops each `Process`, which kills and reaps its child;
+/// - the parent is killed (`SIGKILL`, a crash, `panic = "abort"`): the kernel sends each
+///   child `SIGKILL` (`PR_SET_PDEATHSIG`);
+/// - Ctrl-C: the terminal sends `SIGINT` to the whole foreground process group, and the
+///   children are in their parent's group, so each of them gets it too and ends
+///   (`ExitStatus::Signaled(SIGINT)`); a `SIGINT` sent to the parent alone kills the
+///   parent, and `PR_SET_PDEATHSIG` then kills the children.
+///
+/// `PR_SET_PDEATHSIG` fires when the *thread* that called `start` ends, not the whole
+/// process. Start long-lived children from a thread that outlives them (the main thread in a
+/// binary). In `cargo test`, where each test runs on its own thread, join (or drop) every
+/// child before the test returns; dropping does that for you.
 ///
 /// ```
 /// use coord_core::{ExitStatus, Process};
@@ -220,7 +249,12 @@ impl Process {
                 }
                 let code = match panic::catch_unwind(AssertUnwindSafe(f)) {
                     Ok(r) => r.into_exit_code(),
-                    Err(_) => PANIC_EXIT_CODE,
+                    Err(payload) => {
+                        // Normally the hook saved "message (at file:line)". If someone replaced
+                        // the hook after ours was installed, the payload still has the message.
+                        save_panic_message(&payload_message(&*payload));
+                        PANIC_EXIT_CODE
+                    }
                 };
                 exit_now(code)
             }

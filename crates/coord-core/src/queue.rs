@@ -7,13 +7,23 @@
 //! lock: frames from different producers never interleave and no two consumers split one.
 //! There is no feeder thread: `put` writes into the pipe itself, so a round trip costs one
 //! wake-up each way, as a bare pipe does.
+//!
+//! ## How a consumer learns that every producer is gone
+//! Only producers hold the pipe's write end. A process opens its own write end on its first
+//! `put` (through `/proc/self/fd`, from the read end every process shares), and a forked child
+//! never keeps the write ends it inherited: a `pthread_atfork` handler closes them in the
+//! child. So when every producer has exited (the kernel closes a dead process's descriptors,
+//! also after `SIGKILL`) or called [`Queue::close`], the pipe has no writer left, and a
+//! consumer's `read` returns end-of-file: [`Error::Disconnected`]. No polling, no timer, no
+//! pid bookkeeping: a blocked `get` waits in a plain blocking `read`, as a raw pipe does.
 
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -28,36 +38,35 @@ use crate::shm::SharedRegion;
 
 const MAGIC: u32 = 0xC0_0D_27_27;
 const FRAME_HEADER: usize = 8;
+/// A thread keeps its frame buffers between messages unless they grew past this.
+const KEEP_BUF: usize = 4 << 20;
+
+thread_local! {
+    static WRITE_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 /// The largest message a queue accepts (64 MiB).
 pub const MAX_MESSAGE: usize = 64 << 20;
-/// How many distinct processes may put on one queue over its lifetime.
+/// How many queues one process may have open for writing at the same time.
 pub const MAX_PRODUCERS: usize = 1024;
-/// While waiting, how often a consumer checks whether any producer is still alive.
-const LIVENESS_SLICE: Duration = Duration::from_millis(50);
-
-const SLOT_ACTIVE: u8 = 1;
-const SLOT_CLOSED: u8 = 2;
-
-#[repr(C)]
-struct ProducerSlot {
-    pid: AtomicI32,
-    state: AtomicU8,
-}
+/// In the middle of a frame whose bytes stopped coming, how often to check on the writer.
+const MID_FRAME_SLICE: Duration = Duration::from_millis(100);
 
 /// Shared bookkeeping, after the two locks in the region.
 #[repr(C)]
 struct Header {
     corrupted: AtomicBool,
-    /// Bytes of a frame being written / read right now (0 between frames): if a process dies
-    /// holding a lock while this is non-zero, a partial frame sits in the pipe.
+    /// Non-zero while a frame is being written / read: if a process dies holding a lock
+    /// while this is set, a partial frame sits in (or was taken from) the pipe.
     write_in_flight: AtomicU32,
     read_in_flight: AtomicU32,
+    /// Processes that ever opened a write end (a futex word: consumers that find no writer
+    /// before the first producer wait on it).
+    producers_seen: AtomicU32,
     messages_put: AtomicU64,
     bytes_put: AtomicU64,
     messages_got: AtomicU64,
     bytes_got: AtomicU64,
-    producers_seen: AtomicU32,
-    producers: [ProducerSlot; MAX_PRODUCERS],
 }
 
 const WLOCK_OFF: usize = 0;
@@ -74,12 +83,88 @@ pub struct QueueStats {
     pub bytes_got: u64,
 }
 
+// --- this process's write ends ---------------------------------------------------------------
+
+/// Every write end this process opened, so that a forked child can close its copies at once.
+static WRITE_ENDS: [AtomicI32; MAX_PRODUCERS] = [const { AtomicI32::new(-1) }; MAX_PRODUCERS];
+/// This process's pid, cached (0: not known yet; reset in every forked child).
+static MY_PID: AtomicI32 = AtomicI32::new(0);
+static ATFORK: Once = Once::new();
+
+extern "C" fn in_forked_child() {
+    MY_PID.store(0, Ordering::Relaxed);
+    for slot in &WRITE_ENDS {
+        let fd = slot.swap(-1, Ordering::Relaxed);
+        if fd >= 0 {
+            // SAFETY: `fd` is a write end this process's parent opened and registered; the
+            // child never uses it (the queue's `tx` is tagged with the parent's pid), and
+            // close is async-signal-safe, as an atfork child handler requires.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+fn install_atfork() {
+    ATFORK.call_once(|| {
+        // SAFETY: registers a handler that runs in the child after every fork; it only calls
+        // close and touches atomics.
+        let rc = unsafe { libc::pthread_atfork(None, None, Some(in_forked_child)) };
+        assert_eq!(rc, 0, "pthread_atfork failed");
+    });
+}
+
+fn my_pid() -> i32 {
+    match MY_PID.load(Ordering::Relaxed) {
+        0 => {
+            let pid = nix::unistd::getpid().as_raw();
+            MY_PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
+
+fn register_write_end(fd: i32) -> bool {
+    WRITE_ENDS.iter().any(|s| {
+        s.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    })
+}
+
+fn unregister_write_end(fd: i32) {
+    for s in &WRITE_ENDS {
+        if s.compare_exchange(fd, -1, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            return;
+        }
+    }
+}
+
 struct Inner {
     region: Arc<SharedRegion>,
     wlock: RawMutex,
     rlock: RawMutex,
+    /// The read end, blocking: a consumer waits for the next frame in `read`.
     rx: OwnedFd,
-    tx: OwnedFd,
+    /// The same read end opened a second time, non-blocking, for the rest of a frame already
+    /// begun: take what is there, and wait in `poll` (with a writer check) only if nothing is.
+    rx_nb: OwnedFd,
+    /// This process's write end: `pid << 32 | (fd + 1)`, 0 when not open. A value tagged with
+    /// another pid was copied from the parent by fork, and its fd is already closed here.
+    tx: AtomicU64,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let tx = self.tx.swap(0, Ordering::AcqRel);
+        if tx != 0 && (tx >> 32) as i32 == my_pid() {
+            let fd = (tx & 0xffff_ffff) as i32 - 1;
+            unregister_write_end(fd);
+            // SAFETY: this process opened `fd` and nothing else owns it.
+            unsafe { libc::close(fd) };
+        }
+    }
 }
 
 /// A FIFO of `T` shared by processes (Python's `multiprocessing.Queue`).
@@ -90,7 +175,8 @@ struct Inner {
 ///
 /// A process becomes a *producer* the first time it calls [`put`](Queue::put). When every
 /// producer has exited or called [`close`](Queue::close) and the queue is empty, a waiting
-/// [`get`](Queue::get) returns [`Error::Disconnected`] instead of waiting for ever.
+/// [`get`](Queue::get) returns [`Error::Disconnected`] instead of waiting for ever. Before
+/// the first `put` of any process, `get` waits: nobody has had a chance to produce yet.
 ///
 /// ```
 /// use coord_core::{Process, Queue};
@@ -105,10 +191,6 @@ struct Inner {
 /// ```
 pub struct Queue<T> {
     inner: Arc<Inner>,
-    /// `pid << 32 | (slot + 1)` of this handle's producer registration (0: none yet). A
-    /// forked child starts with the parent's pid here, which is how it knows it has not
-    /// registered yet.
-    registered: AtomicU64,
     _t: PhantomData<fn(T) -> T>,
 }
 
@@ -116,7 +198,6 @@ impl<T> Clone for Queue<T> {
     fn clone(&self) -> Self {
         Queue {
             inner: self.inner.clone(),
-            registered: AtomicU64::new(self.registered.load(Ordering::Relaxed)),
             _t: PhantomData,
         }
     }
@@ -138,7 +219,6 @@ impl<T> Queue<T> {
     pub fn retype<U>(&self) -> Queue<U> {
         Queue {
             inner: self.inner.clone(),
-            registered: AtomicU64::new(self.registered.load(Ordering::Relaxed)),
             _t: PhantomData,
         }
     }
@@ -147,6 +227,7 @@ impl<T> Queue<T> {
 impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// A new, empty queue.
     pub fn new() -> Result<Self, Error> {
+        install_atfork();
         let region = Arc::new(SharedRegion::new(
             "coord-queue",
             HEADER_OFF + size_of::<Header>(),
@@ -154,22 +235,25 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         let wlock = RawMutex::init(region.clone(), WLOCK_OFF, false)?;
         let rlock = RawMutex::init(region.clone(), RLOCK_OFF, false)?;
         let (rx, tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
-        // The read end never blocks in `read`: a reader waits in `poll`, with a timeout, so
-        // it can notice that every producer is gone (or that a writer died mid-frame)
-        // instead of sleeping for ever. The write end stays blocking (a full pipe waits).
-        fcntl(&rx, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
         // A bigger pipe lets a large message go in fewer wake-ups; the default (64 KiB) is
         // still correct, so a refusal is fine.
-        let _ = fcntl(&tx, FcntlArg::F_SETPIPE_SZ(1 << 20));
+        let _ = fcntl(&rx, FcntlArg::F_SETPIPE_SZ(1 << 20));
+        // Nobody is a producer yet: the creator's write end goes. Each producer opens its own.
+        drop(tx);
+        let rx_nb = nix::fcntl::open(
+            format!("/proc/self/fd/{}", rx.as_raw_fd()).as_str(),
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )?;
         Ok(Queue {
             inner: Arc::new(Inner {
                 region,
                 wlock,
                 rlock,
                 rx,
-                tx,
+                rx_nb,
+                tx: AtomicU64::new(0),
             }),
-            registered: AtomicU64::new(0),
             _t: PhantomData,
         })
     }
@@ -192,13 +276,30 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 max: MAX_MESSAGE,
             });
         }
-        let mut frame = Vec::with_capacity(FRAME_HEADER + size);
-        frame.extend_from_slice(&[0u8; FRAME_HEADER]);
-        let mut frame = postcard::to_extend(item, frame).map_err(Error::Encode)?;
-        let len = frame.len() - FRAME_HEADER;
+        // The frame is built in a buffer this thread reuses: a fresh allocation per message
+        // costs page faults for large ones (the allocator gives the pages back in between).
+        WRITE_BUF.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => {
+                let r = self.put_frame(item, size, &mut buf);
+                if buf.capacity() > KEEP_BUF {
+                    *buf = Vec::new();
+                }
+                r
+            }
+            Err(_) => self.put_frame(item, size, &mut Vec::new()),
+        })
+    }
+
+    fn put_frame(&self, item: &T, size: usize, buf: &mut Vec<u8>) -> Result<(), Error> {
+        if buf.len() < FRAME_HEADER + size {
+            buf.resize(FRAME_HEADER + size, 0);
+        }
+        let len = postcard::to_slice(item, &mut buf[FRAME_HEADER..FRAME_HEADER + size])
+            .map_err(Error::Encode)?
+            .len();
+        let frame = &mut buf[..FRAME_HEADER + len];
         frame[..4].copy_from_slice(&MAGIC.to_le_bytes());
         frame[4..8].copy_from_slice(&(len as u32).to_le_bytes());
-        self.register_producer()?;
         let h = self.header();
         let acquired = self.inner.wlock.lock()?;
         let _unlock = Unlock(&self.inner.wlock);
@@ -212,44 +313,81 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 "a process died in the middle of writing a message".into(),
             ));
         }
-        h.write_in_flight.store(frame.len() as u32, Ordering::Release);
-        write_all(&self.inner.tx, &frame)?;
+        // Under the writer lock, so that `close` cannot close it under our feet.
+        let tx = self.write_end()?;
+        h.write_in_flight.store(1, Ordering::Release);
+        write_all(tx, frame)?;
         h.write_in_flight.store(0, Ordering::Release);
         h.messages_put.fetch_add(1, Ordering::Relaxed);
         h.bytes_put.fetch_add(len as u64, Ordering::Relaxed);
         Ok(())
     }
 
+    /// This process's write end, opened on first use (the caller holds the writer lock).
+    fn write_end(&self) -> Result<i32, Error> {
+        let me = my_pid();
+        let tx = self.inner.tx.load(Ordering::Acquire);
+        if tx != 0 && (tx >> 32) as i32 == me {
+            return Ok((tx & 0xffff_ffff) as i32 - 1);
+        }
+        // A second write end of the same pipe, opened from the read end every process holds.
+        let path = format!("/proc/self/fd/{}", self.inner.rx.as_raw_fd());
+        let fd = nix::fcntl::open(
+            path.as_str(),
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )?;
+        let raw = fd.as_raw_fd();
+        if !register_write_end(raw) {
+            return Err(Error::TooManyProducers { max: MAX_PRODUCERS });
+        }
+        std::mem::forget(fd); // owned through `tx` from now on
+        self.inner
+            .tx
+            .store(u64::from(me as u32) << 32 | (raw as u64 + 1), Ordering::Release);
+        // Counted only once the write end exists: a consumer that sees the count and then
+        // end-of-file knows this producer has really gone.
+        if self.header().producers_seen.fetch_add(1, Ordering::AcqRel) == 0 {
+            futex_wake_all(&self.header().producers_seen);
+        }
+        Ok(raw)
+    }
+
     /// Waits for the next message (`q.get()`). Returns [`Error::Disconnected`] once the queue
     /// is empty and no producer is left.
     pub fn get(&self) -> Result<T, Error> {
-        self.recv(None, true)
+        self.recv(None)
     }
 
     /// Waits at most `timeout` (`q.get(timeout=...)`); [`Error::Timeout`] if nothing came,
     /// or [`Error::Disconnected`] as soon as it is clear that nothing can come.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
-        self.recv(Some(Instant::now() + timeout), true)
+        self.recv(Some(Instant::now() + timeout))
     }
 
     /// Takes a message only if one is ready now (`q.get_nowait()`); else [`Error::Empty`]
-    /// (it does not spend time checking whether producers are still alive).
+    /// (or [`Error::Disconnected`] if no producer is left).
     pub fn try_get(&self) -> Result<T, Error> {
-        match self.recv(Some(Instant::now()), false) {
+        match self.recv(Some(Instant::now())) {
             Err(Error::Timeout) => Err(Error::Empty),
             r => r,
         }
     }
 
-    /// Says that this process will put nothing more (`q.close()`): consumers can then see
-    /// the queue disconnect once the other producers are gone too. (A later `put` from this
-    /// process makes it a producer again.)
+    /// Says that this process will put nothing more (`q.close()`): its write end is closed,
+    /// so consumers see the queue disconnect once the other producers are gone too. It
+    /// applies to every handle of this queue in this process; a later `put` opens a new
+    /// write end and makes this process a producer again.
     pub fn close(&self) {
-        let me = nix::unistd::getpid().as_raw();
-        for slot in &self.header().producers {
-            if slot.pid.load(Ordering::Acquire) == me {
-                slot.state.store(SLOT_CLOSED, Ordering::Release);
-            }
+        // Under the writer lock: no `put` of this process is using the write end meanwhile.
+        let _g = self.inner.wlock.lock().ok().map(|_| Unlock(&self.inner.wlock));
+        let tx = self.inner.tx.load(Ordering::Acquire);
+        if tx != 0 && (tx >> 32) as i32 == my_pid() {
+            self.inner.tx.store(0, Ordering::Release);
+            let fd = (tx & 0xffff_ffff) as i32 - 1;
+            unregister_write_end(fd);
+            // SAFETY: this process opened `fd`; `tx` no longer refers to it, so nobody uses it.
+            unsafe { libc::close(fd) };
         }
     }
 
@@ -274,64 +412,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         self.len() == 0
     }
 
-    fn register_producer(&self) -> Result<(), Error> {
-        let me = nix::unistd::getpid().as_raw();
-        let h = self.header();
-        let reg = self.registered.load(Ordering::Relaxed);
-        if reg >> 32 == u64::from(me as u32) && reg & 0xffff_ffff != 0 {
-            // Registered already: one load on the hot path. A `close()` since then made the
-            // slot CLOSED; putting again makes this process a producer again.
-            let slot = &h.producers[(reg & 0xffff_ffff) as usize - 1];
-            if slot.state.load(Ordering::Acquire) != SLOT_ACTIVE {
-                slot.state.store(SLOT_ACTIVE, Ordering::Release);
-            }
-            return Ok(());
-        }
-        // Another handle in this process may have registered already.
-        let idx = match h
-            .producers
-            .iter()
-            .position(|s| s.pid.load(Ordering::Acquire) == me)
-        {
-            Some(i) => {
-                h.producers[i].state.store(SLOT_ACTIVE, Ordering::Release);
-                i
-            }
-            None => {
-                let i = h
-                    .producers
-                    .iter()
-                    .position(|slot| {
-                        slot.pid
-                            .compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
-                            .is_ok()
-                    })
-                    .ok_or(Error::TooManyProducers { max: MAX_PRODUCERS })?;
-                h.producers[i].state.store(SLOT_ACTIVE, Ordering::Release);
-                h.producers_seen.fetch_add(1, Ordering::AcqRel);
-                i
-            }
-        };
-        self.registered
-            .store(u64::from(me as u32) << 32 | (idx as u64 + 1), Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// True when at least one process has put, and every one of them has exited or closed.
-    fn producers_gone(&self) -> bool {
-        let h = self.header();
-        if h.producers_seen.load(Ordering::Acquire) == 0 {
-            return false;
-        }
-        h.producers.iter().all(|slot| {
-            let pid = slot.pid.load(Ordering::Acquire);
-            pid == 0 || slot.state.load(Ordering::Acquire) == SLOT_CLOSED || !process_alive(pid)
-        })
-    }
-
-    /// `check_producers`: whether waiting may end in [`Error::Disconnected`] (`try_get` does
-    /// not pay for the liveness check).
-    fn recv(&self, deadline: Option<Instant>, check_producers: bool) -> Result<T, Error> {
+    fn recv(&self, deadline: Option<Instant>) -> Result<T, Error> {
         let h = self.header();
         let acquired = match self.inner.rlock.lock_until(deadline)? {
             Some(a) => a,
@@ -348,51 +429,74 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 "a process died in the middle of a message".into(),
             ));
         }
-        // Wait for the first byte, checking now and then that someone can still send.
-        // (While this consumer waits it holds the reader lock, so other consumers queue
-        // behind it on the lock; each of them checks the producers in turn once it gets it.)
-        loop {
-            let slice = match deadline {
-                None => LIVENESS_SLICE,
-                Some(d) => d.saturating_duration_since(Instant::now()).min(LIVENESS_SLICE),
-            };
-            if self.readable(slice)? {
-                break;
-            }
-            // Order matters: producers first, then the pipe. A producer's last put finished
-            // before it exited, so if it is gone its bytes are already in the pipe.
-            if check_producers && self.producers_gone() {
-                if self.readable(Duration::ZERO)? {
-                    break;
+        // The header. Without a deadline this is one blocking `read`, exactly what a raw pipe
+        // reader does; with one, `poll` waits first. End-of-file means no writer is left.
+        let mut head = [0u8; FRAME_HEADER];
+        let got = loop {
+            if let Some(d) = deadline
+                && !self.readable(d.saturating_duration_since(Instant::now()))?
+            {
+                if Instant::now() >= d {
+                    return Err(Error::Timeout);
                 }
+                continue; // interrupted by a signal: wait for the rest of the time
+            }
+            // SAFETY: `head` is a live buffer of FRAME_HEADER writable bytes.
+            let n = unsafe { libc::read(self.inner.rx.as_raw_fd(), head.as_mut_ptr().cast(), FRAME_HEADER) };
+            if n > 0 {
+                break n as usize;
+            }
+            if n < 0 {
+                match Errno::last() {
+                    Errno::EINTR => continue,
+                    e => return Err(e.into()),
+                }
+            }
+            // End-of-file: no process holds a write end now, and the pipe is empty.
+            if h.producers_seen.load(Ordering::Acquire) > 0 {
                 return Err(Error::Disconnected);
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            // Nobody has produced yet: wait for the first producer to show up.
+            if !wait_first_producer(&h.producers_seen, deadline) {
                 return Err(Error::Timeout);
             }
+        };
+        h.read_in_flight.store(1, Ordering::Release);
+        if got < FRAME_HEADER {
+            // SAFETY: the rest of `head`, inside the buffer.
+            unsafe { self.read_rest(head.as_mut_ptr().add(got), FRAME_HEADER - got)? };
         }
-        // The frame is read without any more polls while its bytes are there: one `read`
-        // for the header, one for the body.
-        let mut head = [0u8; FRAME_HEADER];
-        // SAFETY: `head` is a live, writable buffer of FRAME_HEADER bytes.
-        unsafe { self.read_exact(head.as_mut_ptr(), FRAME_HEADER)? };
         let magic = u32::from_le_bytes(head[..4].try_into().expect("4 bytes"));
         let len = u32::from_le_bytes(head[4..].try_into().expect("4 bytes")) as usize;
         if magic != MAGIC || len > MAX_MESSAGE {
             h.corrupted.store(true, Ordering::Release);
             return Err(Error::Corrupted(format!("bad frame header {magic:#x}/{len}")));
         }
-        // Read straight into the vector's spare capacity: zero-filling it first would be a
-        // wasted pass over a large message.
-        let mut body: Vec<u8> = Vec::with_capacity(len);
-        // SAFETY: the vector owns `len` bytes of allocated capacity starting at this pointer.
-        unsafe { self.read_exact(body.as_mut_ptr(), len)? };
-        // SAFETY: read_exact returned Ok, so all `len` bytes were written by the kernel.
-        unsafe { body.set_len(len) };
+        // The body goes into a buffer this thread reuses (no allocation, no page faults per
+        // message); decoding copies what the value needs out of it.
+        READ_BUF.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => {
+                let r = self.read_body(len, &mut buf);
+                if buf.capacity() > KEEP_BUF {
+                    *buf = Vec::new();
+                }
+                r
+            }
+            Err(_) => self.read_body(len, &mut Vec::new()),
+        })
+    }
+
+    fn read_body(&self, len: usize, buf: &mut Vec<u8>) -> Result<T, Error> {
+        let h = self.header();
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        // SAFETY: `buf` holds at least `len` initialized, writable bytes.
+        unsafe { self.read_rest(buf.as_mut_ptr(), len)? };
         h.read_in_flight.store(0, Ordering::Release);
         h.messages_got.fetch_add(1, Ordering::Relaxed);
         h.bytes_got.fetch_add(len as u64, Ordering::Relaxed);
-        postcard::from_bytes(&body).map_err(Error::Decode)
+        postcard::from_bytes(&buf[..len]).map_err(Error::Decode)
     }
 
     fn readable(&self, timeout: Duration) -> Result<bool, Error> {
@@ -400,42 +504,44 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         let ms = if ms == 0 && !timeout.is_zero() { 1 } else { ms };
         let mut fds = [PollFd::new(self.inner.rx.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)) {
+            // Readable, or no writer left (POLLHUP): either way `read` will not block.
             Ok(n) => Ok(n > 0),
             Err(Errno::EINTR) => Ok(false),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Reads exactly `len` bytes of the current frame into `ptr` (the caller holds the reader
-    /// lock). The pipe is non-blocking: when the bytes stop coming, it waits in `poll` and
-    /// checks whether the writer died in the middle of the frame (the robust lock tells).
+    /// Reads exactly `len` more bytes of a frame already begun (the caller holds the reader
+    /// lock, so it is the only reader). What is in the pipe is taken at once (non-blocking
+    /// read end); only when nothing is there does it wait, in `poll`, never in `read`: if the
+    /// writer died half-way while other producers stay alive, neither the rest nor an
+    /// end-of-file would ever come, so every `MID_FRAME_SLICE` it checks the writer lock.
+    /// (A frame of at most `PIPE_BUF` bytes was written atomically: its body is always there.)
     ///
     /// # Safety
     /// `ptr` must be valid for writes of `len` bytes.
-    unsafe fn read_exact(&self, ptr: *mut u8, len: usize) -> Result<(), Error> {
-        let h = self.header();
+    unsafe fn read_rest(&self, ptr: *mut u8, len: usize) -> Result<(), Error> {
         let mut done = 0;
         while done < len {
             // SAFETY: `ptr + done .. ptr + len` is inside the caller's buffer (contract above).
-            let n = unsafe { libc::read(self.inner.rx.as_raw_fd(), ptr.add(done).cast(), len - done) };
+            let n = unsafe { libc::read(self.inner.rx_nb.as_raw_fd(), ptr.add(done).cast(), len - done) };
             if n > 0 {
                 done += n as usize;
-                // Part of a frame has left the pipe: if we die before the end, the next
-                // reader must know the stream is broken.
-                h.read_in_flight.store(1, Ordering::Release);
-                continue;
-            }
-            if n == 0 {
-                return Err(Error::Corrupted("pipe closed in the middle of a message".into()));
-            }
-            match Errno::last() {
-                Errno::EAGAIN => {
-                    if !self.readable(Duration::from_millis(100))? {
-                        self.check_writer_alive()?;
+            } else if n == 0 {
+                self.header().corrupted.store(true, Ordering::Release);
+                return Err(Error::Corrupted(
+                    "every writer is gone, in the middle of a message".into(),
+                ));
+            } else {
+                match Errno::last() {
+                    Errno::EAGAIN => {
+                        if !self.readable(MID_FRAME_SLICE)? {
+                            self.check_writer_alive()?;
+                        }
                     }
+                    Errno::EINTR => {}
+                    e => return Err(e.into()),
                 }
-                Errno::EINTR => {}
-                e => return Err(e.into()),
             }
         }
         Ok(())
@@ -456,6 +562,38 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 }
 
+/// Waits until `word` is non-zero (or the deadline passes: `false`). A process-shared futex:
+/// the word lives in shared memory, so the call must not use the PRIVATE flag.
+fn wait_first_producer(word: &AtomicU32, deadline: Option<Instant>) -> bool {
+    while word.load(Ordering::Acquire) == 0 {
+        let ts = match deadline {
+            None => None,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return false;
+                }
+                Some(libc::timespec {
+                    tv_sec: left.as_secs() as libc::time_t,
+                    tv_nsec: left.subsec_nanos() as libc::c_long,
+                })
+            }
+        };
+        let ts_ptr = ts
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: FUTEX_WAIT reads the aligned u32 at `word` (shared memory, mapped while the
+        // queue lives) and sleeps while it still holds 0; `ts_ptr` is null or a live timespec.
+        unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, 0u32, ts_ptr) };
+    }
+    true
+}
+
+fn futex_wake_all(word: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE only wakes waiters on this address; it reads no memory of ours.
+    unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX) };
+}
+
 /// Unlocks a raw mutex when dropped.
 struct Unlock<'a>(&'a RawMutex);
 impl Drop for Unlock<'_> {
@@ -464,9 +602,12 @@ impl Drop for Unlock<'_> {
     }
 }
 
-fn write_all(fd: &OwnedFd, mut buf: &[u8]) -> io::Result<()> {
+fn write_all(fd: i32, mut buf: &[u8]) -> io::Result<()> {
+    // SAFETY: `fd` stays open while the writer lock is held (only `close`, which takes that
+    // lock, closes it), and the temporary OwnedFd view is forgotten, never closed.
+    let fd = std::mem::ManuallyDrop::new(unsafe { OwnedFd::from_raw_fd(fd) });
     while !buf.is_empty() {
-        match nix::unistd::write(fd, buf) {
+        match nix::unistd::write(&*fd, buf) {
             Ok(n) => buf = &buf[n..],
             Err(Errno::EINTR) => {}
             Err(e) => return Err(e.into()),

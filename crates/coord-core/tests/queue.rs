@@ -388,6 +388,80 @@ fn a_writer_killed_in_the_middle_of_a_message_is_reported_not_waited_for() {
 }
 
 #[test]
+fn a_torn_message_is_reported_also_while_other_producers_stay_alive() {
+    let q: Queue<ByteBuf> = Queue::new().unwrap();
+    let writing = RawValue::new(false).unwrap();
+    let bystander_put = RawValue::new(false).unwrap();
+    // A producer that stays alive: the pipe keeps a writer, so no end-of-file will come.
+    let bystander = Process::start(|| -> Result<(), Error> {
+        q.put(&ByteBuf::from(vec![1u8]))?;
+        bystander_put.set(true);
+        sleep_until_killed();
+        Ok(())
+    })
+    .unwrap();
+    wait_until("bystander put", || bystander_put.get());
+    let w = Process::start(|| {
+        let big = ByteBuf::from(vec![7u8; 8 << 20]);
+        writing.set(true);
+        let _ = q.put(&big);
+    })
+    .unwrap();
+    wait_until("writer started", || writing.get());
+    wait_until("writer blocked in write", || proc_state(w.pid()) == Some('S'));
+    w.kill().unwrap();
+    join(&w);
+    assert_eq!(q.get_timeout(DEADLINE).unwrap().into_vec(), vec![1u8]);
+    let e = q.get_timeout(DEADLINE).unwrap_err();
+    assert!(matches!(e, Error::Corrupted(_)), "{e:?}");
+    assert!(bystander.is_alive());
+}
+
+#[test]
+fn a_child_forked_after_its_parent_put_is_not_a_producer() {
+    let q: Queue<u32> = Queue::new().unwrap();
+    q.put(&1).unwrap(); // the parent is a producer now
+    // This child never puts: the write end it inherited is closed at fork, so it does not
+    // keep the queue connected.
+    let idle = Process::start(sleep_until_killed).unwrap();
+    let consumer = Process::start(|| match (q.get(), q.get()) {
+        (Ok(1), Err(Error::Disconnected)) => 0,
+        _ => 2,
+    })
+    .unwrap();
+    q.close(); // the parent is done producing
+    assert_eq!(join(&consumer), ExitStatus::Exited(0));
+    assert!(idle.is_alive());
+    // Putting again makes the parent a producer again.
+    q.put(&2).unwrap();
+    assert_eq!(q.get_timeout(DEADLINE).unwrap(), 2);
+    assert!(matches!(q.try_get(), Err(Error::Empty)));
+}
+
+#[test]
+fn get_before_any_producer_waits_for_the_first_one() {
+    let q: Queue<u32> = Queue::new().unwrap();
+    let waiting = RawValue::new(false).unwrap();
+    let consumer = Process::start(|| {
+        waiting.set(true);
+        match (q.get(), q.get()) {
+            (Ok(5), Err(Error::Disconnected)) => 0,
+            _ => 2,
+        }
+    })
+    .unwrap();
+    wait_until("consumer waiting", || waiting.get());
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(
+        consumer.is_alive(),
+        "no producer yet: get waits, it does not disconnect"
+    );
+    let producer = Process::start(|| q.put(&5)).unwrap();
+    assert!(join(&producer).success());
+    assert_eq!(join(&consumer), ExitStatus::Exited(0));
+}
+
+#[test]
 fn stats_count_messages_and_serialized_bytes() {
     let q: Queue<ByteBuf> = Queue::new().unwrap();
     let p = Process::start(|| -> Result<(), Error> {
