@@ -114,7 +114,7 @@ fn worker_loop_stops_at_its_pill_and_leaves_what_follows_it() {
                 assert_eq!(d.value, expected_value(d.id));
                 ids.push(d.id);
             }
-            Err(CoreError::Empty) => break,
+            Err(CoreError::Empty) | Err(CoreError::Disconnected) => break,
             Err(e) => panic!("{e}"),
         }
     }
