@@ -448,6 +448,7 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
     let deadline = Instant::now() + cfg.work_bound();
     let ended: Vec<Ended> = match mode {
         Shutdown::Pill => {
+            // ANCHOR: pill_parent
             send_pills(&tasks, n).context("putting the Stop messages")?;
             stops_put = cfg.workers;
             // Read every result first, then join (a worker blocked on a full result pipe would
@@ -455,6 +456,7 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
             let want = Some(cfg.tasks as usize);
             collect_results(&procs, &results, &mut got, want, deadline, &mut notes)?;
             join_bounded(&procs, deadline, &mut notes)?
+            // ANCHOR_END: pill_parent
         }
         Shutdown::SideChannel => {
             // ANCHOR: side_channel_stop
@@ -807,7 +809,7 @@ pub fn claim(r: &RunReport) -> Claim {
             Claim {
                 section: SECTION,
                 claim: "one sentinel per worker, behind the tasks on the same queue: no task is lost and every worker exits on its own",
-                lecture: "tasks arrive before the sentinel, so no work is lost",
+                lecture: "the queue hands out every task ahead of the sentinels, so nothing is lost",
                 measured: format!(
                     "{} of {put} task ids came back exactly once ({lost} lost, {} twice); {clean} of {n} workers read one Stop and exited with code 0",
                     put - lost - a.duplicated_ids.len() as u32,
@@ -820,7 +822,7 @@ pub fn claim(r: &RunReport) -> Claim {
         Shutdown::Terminate => Claim {
             section: SECTION,
             claim: "terminate() loses the tasks the workers are in the middle of",
-            lecture: "terminate() loses any in-progress task",
+            lecture: "a forced terminate() drops whatever task a worker is running",
             measured: format!(
                 "SIGTERM once the task queue looked empty: {lost} of {put} tasks lost ({} in progress, {} still queued){}",
                 a.in_progress_ids.len(),
@@ -845,7 +847,7 @@ pub fn claim(r: &RunReport) -> Claim {
             Claim {
                 section: SECTION,
                 claim: "without a shutdown message, the workers never finish and join cannot return",
-                lecture: "you join workers that never finish (they wait for more tasks)",
+                lecture: "workers keep waiting for more work, so joining them never returns",
                 measured: format!(
                     "all {} results back, yet after a {waited:.0} ms join wait {alive} of {n} workers were still running (cleaned up with SIGTERM)",
                     a.results_received
@@ -857,7 +859,7 @@ pub fn claim(r: &RunReport) -> Claim {
         Shutdown::SideChannel => Claim {
             section: SECTION,
             claim: "a stop signal on a separate channel can overtake the last tasks on the queue",
-            lecture: "a shutdown signal on a separate channel might arrive before the last task",
+            lecture: "a stop signal sent outside the queue can get there ahead of the final tasks",
             measured: format!(
                 "stop flag set right after the last put: {lost} of {put} tasks never processed ({} left in the queue)",
                 a.left_in_queue_ids.len()
