@@ -62,7 +62,7 @@ fn mix(z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The work done on item `n`: `rounds` rounds of [`mix`], a stand-in for inspecting one
+/// The work done on item `n`: `rounds` rounds of the splitmix64 finalizer, a stand-in for inspecting one
 /// record. One-to-one, so two different items never get the same score.
 pub fn score(n: u64, rounds: u32) -> u64 {
     let mut x = n;
@@ -390,13 +390,16 @@ fn claim<F: StopFlag>(flag: &F, mode: SetMode, stamp: impl FnOnce(), report: imp
     match mode {
         SetMode::LockCheckSet => {
             // ANCHOR: lock_check_set
-            let _held = flag.claim_lock().lock().recover(); // with found_flag.get_lock():
+            // Python: `with found_flag.get_lock():`
+            let _held = flag.claim_lock().lock().recover();
+            // Python: `if not found_flag.value:`. Someone may have won between our
+            // unlocked check in the loop and taking the lock: then we lost.
             if flag.is_set() {
-                return false; // someone else won between our check and our lock
+                return false;
             }
-            stamp();
-            flag.raise(); //                                       found_flag.value = True
-            report(); //                                           result_queue.put(...)
+            stamp(); // note the time and everyone's progress, for the tables
+            flag.raise(); // Python: `found_flag.value = True`
+            report(); // Python: `result_queue.put((worker_id, n))`
             true
             // ANCHOR_END: lock_check_set
         }

@@ -372,10 +372,11 @@ fn render_compare(o: &mut String, p: &Plan, c: &CompareSection) {
         " worker | iterations | after flag | stop latency | iterations | after flag | stopped after"
     );
     for (a, b) in w.workers.iter().zip(&wo.workers) {
-        let lat = |r: &crate::WorkerReport| match (r.exit, r.stop_latency_ns) {
+        // "done before": the worker had finished its range before the flag went up.
+        let lat = |r: &crate::WorkerReport, found: bool| match (r.exit, r.stop_latency_ns) {
             (Exit::Won, _) => "winner".to_string(),
             (_, Some(ns)) => dur(ns),
-            (Exit::Exhausted, None) => "done before".to_string(),
+            (Exit::Exhausted, None) if found => "done before".to_string(),
             (_, None) => "-".to_string(),
         };
         let _ = writeln!(
@@ -384,10 +385,10 @@ fn render_compare(o: &mut String, p: &Plan, c: &CompareSection) {
             a.id,
             int(a.iterations),
             int(a.after_set),
-            lat(a),
+            lat(a, w.winner().is_some()),
             int(b.iterations),
             int(b.after_set),
-            lat(b)
+            lat(b, wo.winner().is_some())
         );
     }
     let _ = writeln!(
@@ -423,6 +424,7 @@ fn render_compare(o: &mut String, p: &Plan, c: &CompareSection) {
     );
     if let Target::Needle(n) = c.target
         && n < p.range_len
+        && p.workers > 1
     {
         let whole = p.workers as u64 * p.range_len;
         let _ = writeln!(
@@ -719,9 +721,8 @@ pub fn claims(p: &Plan, r: &Results) -> Vec<Claim> {
         v.push(Claim {
             section: "2.1".into(),
             claim: "a flag read costs a lock acquisition when the Value has a lock".into(),
-            lecture:
-                "a read of a Value with a lock pays for taking the lock on top of the memory access"
-                    .into(),
+            lecture: "a read of a Value with a lock pays for taking the lock on top of the memory access"
+                .into(),
             measured: format!(
                 "per item: {:.1} ns with a locked read vs {:.1} ns with an atomic load vs {:.1} ns with no \
                  check ({} workers, median of {}): a locked read costs {:+.1} ns more",
