@@ -813,6 +813,25 @@ impl SweepReport {
             .iter()
             .find(|r| r.kind == kind && r.interval == interval)
     }
+    /// How far apart the never-check baselines of the flag kinds came out (the same loop, so
+    /// this is the run's noise), in % of their mean; 0 with one kind.
+    pub fn baseline_spread_pct(&self) -> f64 {
+        let v: Vec<f64> = self
+            .rows
+            .iter()
+            .filter(|r| r.interval.is_none())
+            .map(|r| r.ns_per_iter)
+            .collect();
+        let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+        if v.len() < 2 {
+            0.0
+        } else {
+            (hi - lo) / (v.iter().sum::<f64>() / v.len() as f64) * 100.0
+        }
+    }
+
     /// ns per iteration of the never-check loop (median over kinds' baselines).
     pub fn baseline_ns(&self) -> f64 {
         let v: Vec<f64> = self

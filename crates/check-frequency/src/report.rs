@@ -132,7 +132,9 @@ pub fn example_text(ex: &ExampleReport) -> String {
         "\nExample 27.2 (section 4.1), as the lecture wrote it: {} processes each count the primes in 2..{} by \
          trial division,\ntesting `count % K == 0 && flag` before every number. The flag is a locked Value that \
          nobody ever sets,\nso this example measures only what looking at the flag costs, never how fast a worker \
-         stops.\n{} rounds, variants interleaved; medians. The sieve counts {} primes below {}.\n\n",
+         stops.\n{} rounds, variants interleaved; medians. start..join = first fork to last join (the lecture's \
+         timer); CPU/worker =\na worker's own CPU time for its loop (no fork, no waiting for a CPU). The sieve counts \
+         {} primes below {}.\n\n",
         ex.workers,
         group_digits(ex.limit),
         ex.rounds,
@@ -254,7 +256,9 @@ pub fn sweep_text(sw: &SweepReport, workers: usize) -> String {
         "\nConcept 4.1, the sweep with {} work: one iteration = {} dependent multiply steps, measured {} per \
          iteration when\nnever checking. {} workers x {} iterations. Throughput: flag never raised, {} round{}, \
          medians; overhead = CPU time\nper iteration against the never-check loop. Stop run: worker 0 raises the \
-         flag at the top of iteration {};\nstop latency = raise to the last worker leaving its loop.\n\n",
+         flag at the top of iteration {};\nstop latency = raise to the last worker leaving its loop. Noise: the two \
+         never-check baselines run the very same loop\nand came out {:.2}% apart, a first idea of the noise (single \
+         figures stray further on a busy machine).\n\n",
         c.work_kind.name(),
         group_digits(sw.work.steps),
         fmt_ns(base),
@@ -263,6 +267,7 @@ pub fn sweep_text(sw: &SweepReport, workers: usize) -> String {
         c.rounds,
         if c.rounds == 1 { "" } else { "s" },
         group_digits(sw.raise_at),
+        sw.baseline_spread_pct(),
     ));
     let rows: Vec<[String; 7]> = sw
         .rows
@@ -272,7 +277,11 @@ pub fn sweep_text(sw: &SweepReport, workers: usize) -> String {
                 r.kind.name().to_string(),
                 r.interval_label(),
                 group_digits(r.reads_per_worker),
-                format!("{:.1}", r.ns_per_iter),
+                if r.ns_per_iter >= 10_000.0 {
+                    group_digits(r.ns_per_iter.round() as u64)
+                } else {
+                    format!("{:.1}", r.ns_per_iter)
+                },
                 format!("{:+.2}%", r.overhead_pct),
                 fmt_ns(r.stop_latency_us * 1e3),
                 format!(
