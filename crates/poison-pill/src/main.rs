@@ -45,6 +45,9 @@ struct Args {
     /// Print one JSON object (claims, per-run figures) instead of the tables
     #[arg(long)]
     json: bool,
+    /// A smaller run for CI and the claims checker: 80 tasks of 500 µs, a 200 ms join wait
+    #[arg(long, conflicts_with_all = ["tasks", "task_us", "join_wait_ms"])]
+    quick: bool,
 }
 
 fn main() {
@@ -59,11 +62,20 @@ fn main() {
 }
 
 fn run(args: &Args) -> anyhow::Result<i32> {
-    let cfg = Config {
-        workers: args.workers,
-        tasks: args.tasks,
-        task_us: args.task_us,
-        join_wait_ms: args.join_wait_ms,
+    let cfg = if args.quick {
+        Config {
+            workers: args.workers,
+            tasks: 80,
+            task_us: 500,
+            join_wait_ms: 200,
+        }
+    } else {
+        Config {
+            workers: args.workers,
+            tasks: args.tasks,
+            task_us: args.task_us,
+            join_wait_ms: args.join_wait_ms,
+        }
     };
     cfg.validate()?;
     let (modes, detailed): (Vec<Shutdown>, usize) = match args.shutdown {

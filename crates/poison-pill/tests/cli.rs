@@ -313,6 +313,17 @@ fn all_modes_in_json_give_one_claim_each() {
 }
 
 #[test]
+fn quick_json_runs_every_mode() {
+    let (out, v) = run_json(&["--quick"]);
+    assert!(out.status.success(), "stderr: {}", out.stderr);
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    assert_eq!(u(&runs[0]["accounting"]["tasks_put"]), 80);
+    runs.iter().for_each(check_run);
+    assert_eq!(v["claims"][0]["holds"], true);
+}
+
+#[test]
 fn bad_arguments_fail_with_a_clear_message() {
     for (args, phrase) in [
         (&["--workers", "0"][..], "--workers"),
@@ -323,6 +334,7 @@ fn bad_arguments_fail_with_a_clear_message() {
         (&["--tasks", "100001"][..], "--tasks"),
         (&["--shutdown", "later"][..], "invalid value 'later'"),
         (&["--join-wait-ms", "0"][..], "--join-wait-ms"),
+        (&["--quick", "--tasks", "10"][..], "cannot be used with"),
     ] {
         let out = run_bin(args);
         assert!(!out.status.success(), "{args:?} should fail");
