@@ -61,6 +61,9 @@ pub struct CompareSection {
     pub beyond_winner_without: Vec<u64>,
     /// Every stop latency of every early-exit run (ns).
     pub latencies_ns: Vec<u64>,
+    /// The same early-exit search with the other kind of flag, for its stop latencies.
+    pub other_flag: FlagKind,
+    pub other_flag_latencies_ns: Vec<u64>,
 }
 
 impl CompareSection {
@@ -118,9 +121,23 @@ pub fn run_plan(p: &Plan) -> Result<Results> {
         for _ in 0..p.reps {
             runs.push(compare_early_exit(&p.search_config(target))?);
         }
+        let other_flag = match p.flag {
+            FlagKind::Locked => FlagKind::Atomic,
+            FlagKind::Atomic => FlagKind::Locked,
+        };
+        let mut other_flag_latencies_ns = Vec::new();
+        for _ in 0..p.reps {
+            let run = search(&SearchConfig {
+                flag: other_flag,
+                ..p.search_config(target)
+            })?;
+            other_flag_latencies_ns.extend(run.stop_latencies());
+        }
         let pick = |f: &dyn Fn(&Comparison) -> u64| runs.iter().map(f).collect::<Vec<_>>();
         compare.push(CompareSection {
             target,
+            other_flag,
+            other_flag_latencies_ns,
             total_with: pick(&|c| c.with_early_exit.total_iterations()),
             total_without: pick(&|c| c.without_early_exit.total_iterations()),
             wasted_with: pick(&|c| c.with_early_exit.wasted()),
@@ -441,21 +458,30 @@ fn render_compare(o: &mut String, p: &Plan, c: &CompareSection) {
             p.workers
         );
     }
-    if let Some(l) = c.median_latency_ns() {
-        let max = c.latencies_ns.iter().copied().max().unwrap_or(0);
-        let min = c.latencies_ns.iter().copied().min().unwrap_or(0);
-        let _ = writeln!(
-            o,
-            "Stop latency over {} sightings: fastest {}, median {}, worst {}. A worker that is running sees the flag \
-             within one iteration; with {} workers on 2 cores, one that is waiting for a core sees it only \
-             when it is scheduled again.",
-            c.latencies_ns.len(),
-            dur(min),
-            dur(l),
-            dur(max),
-            p.workers
-        );
-    }
+    let stats = |v: &[u64]| match median_u64(v) {
+        Some(m) => format!(
+            "fastest {}, median {}, worst {} ({} sightings)",
+            dur(v.iter().copied().min().unwrap_or(0)),
+            dur(m),
+            dur(v.iter().copied().max().unwrap_or(0)),
+            v.len()
+        ),
+        None => "no worker had to stop".to_string(),
+    };
+    let _ = writeln!(o, "Stop latency, {}: {}", p.flag.name(), stats(&c.latencies_ns));
+    let _ = writeln!(
+        o,
+        "Stop latency, {}: {}",
+        c.other_flag.name(),
+        stats(&c.other_flag_latencies_ns)
+    );
+    let _ = writeln!(
+        o,
+        "A running worker notices an atomic flag at its next check. A locked read can find the lock \
+         held by the winner (it keeps it while it sets the flag and reports) and then sleeps until woken; \
+         and with {} workers on 2 cores, a worker waiting for a core sees any flag only once it runs again.",
+        p.workers
+    );
 }
 
 fn render_flag_cost(o: &mut String, f: &FlagCost) {
