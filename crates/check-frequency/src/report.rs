@@ -503,39 +503,46 @@ pub fn claims(ex: Option<&ExampleReport>, sweeps: &[SweepReport], costs: &ReadCo
     }
     let tight = sweeps.iter().find(|s| s.config.work_kind == WorkKind::Tight);
     let heavy = sweeps.iter().find(|s| s.config.work_kind == WorkKind::Heavy);
+    // The per-read price (the larger of alone / in the K=1 tight run, as the recommendation uses)
+    // over the measured iteration cost: the overhead of one locked read per iteration. The
+    // direct measurement is quoted too, but a 1% effect sits inside its noise.
+    let (locked_read, _) = costs.for_formula(FlagKind::Locked);
     if let Some(h) = heavy
         && let Some(row) = h.row(FlagKind::Locked, Some(1))
     {
+        let derived = locked_read / h.baseline_ns() * 100.0;
         v.push(Claim {
             section: sec.clone(),
             claim: "for expensive iterations, checking the flag every iteration is fine".into(),
             lecture: "iterations of 10 ms: the lock cost is negligible".into(),
             measured: format!(
-                "iterations of {}, locked read every iteration: {:+.3}% CPU per iteration against never checking \
-                 (holds if under 1%)",
+                "iterations of {}, a locked read ({locked_read:.1} ns) every iteration adds {derived:.4}% (holds if \
+                 under 1%); measured directly {:+.2}%, with the identical baselines {:.2}% apart",
                 fmt_ns(h.baseline_ns()),
-                row.overhead_pct
+                row.overhead_pct,
+                h.baseline_spread_pct()
             ),
-            value: Some(row.overhead_pct),
-            holds: Some(row.overhead_pct < 1.0),
+            value: Some(derived),
+            holds: Some(derived < 1.0),
         });
     }
     if let Some(t) = tight
         && let Some(row) = t.row(FlagKind::Locked, Some(1))
     {
+        let derived = locked_read / t.baseline_ns() * 100.0;
         v.push(Claim {
             section: sec.clone(),
             claim: "in a tight loop, a locked check every iteration costs about as much as the work".into(),
             lecture: "iterations of 1 µs: the lock cost is comparable to the computation".into(),
             measured: format!(
-                "iterations of {}, locked read every iteration: {:+.2}% (holds if >= 10%); the read alone costs \
-                 {:.1} ns",
+                "iterations of {}, a locked read ({locked_read:.1} ns) every iteration adds {derived:.2}% (holds if \
+                 >= 10%); measured directly {:+.2}%, with the identical baselines {:.2}% apart",
                 fmt_ns(t.baseline_ns()),
                 row.overhead_pct,
-                costs.locked_alone_ns
+                t.baseline_spread_pct()
             ),
-            value: Some(row.overhead_pct),
-            holds: Some(row.overhead_pct >= 10.0),
+            value: Some(derived),
+            holds: Some(derived >= 10.0),
         });
         let per_read = costs
             .locked_in_run_ns
@@ -583,8 +590,7 @@ pub fn claims(ex: Option<&ExampleReport>, sweeps: &[SweepReport], costs: &ReadCo
         lecture: "cheaper, but still a memory barrier on x86".into(),
         measured: format!(
             "atomic (acquire) read {:.2} ns vs locked read {:.2} ns ({:.0}x cheaper); on x86 an acquire load is a \
-             plain mov, no fence instruction (the read path here is two small out-of-line calls inside coord-core and \
-             that mov)",
+             plain mov, no fence instruction",
             costs.atomic_alone_ns,
             costs.locked_alone_ns,
             costs.locked_alone_ns / costs.atomic_alone_ns
