@@ -352,6 +352,12 @@ pub fn contrast_table(runs: &[RunReport]) -> String {
             w4 = w[4]
         );
     }
+    // The verdict comes from this run's figures, not from a script.
+    let clean: Vec<&str> = runs
+        .iter()
+        .filter(|r| r.accounting.exactly_once() && r.workers.iter().all(|w| w.exit_code == 0))
+        .map(|r| r.mode.name())
+        .collect();
     let left: usize = runs.iter().map(|r| r.processes_left.len()).sum();
     let _ = writeln!(
         s,
@@ -363,6 +369,21 @@ pub fn contrast_table(runs: &[RunReport]) -> String {
             left.to_string()
         }
     );
+    let _ = write!(
+        s,
+        "\nWhat to notice: the way that lost no task AND let every worker return on its own: {}.",
+        if clean.is_empty() {
+            "none of them".to_string()
+        } else {
+            clean.join(", ")
+        }
+    );
+    if clean == ["pill"] {
+        s.push_str(
+            "\nOnly a stop signal that travels in the same queue as the work is sure to come after the work.",
+        );
+    }
+    s.push('\n');
     s
 }
 
