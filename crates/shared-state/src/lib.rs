@@ -76,16 +76,12 @@ impl Config {
         self.iterations * SHM_FACTOR
     }
 
-    /// Increments per worker in a lost-update run: enough to overlap, small enough to repeat.
-    pub fn lost_update_iterations(&self, method: Method) -> u64 {
-        match method {
-            Method::ManagerAdd | Method::ManagerGetSet => (self.iterations / 2).max(1),
-            // Atomic loads and stores take nanoseconds: a long loop, or the workers would
-            // finish before the others even start and never overlap.
-            Method::RawGetSet | Method::AtomicFetchAdd | Method::LocalThenMerge => self.shm_iterations(),
-            // Locked accesses cost ten times more: a tenth of the loop overlaps as well.
-            Method::LockedValue | Method::ValueGetSet => self.iterations * (SHM_FACTOR / 10),
-        }
+    /// How long the workers of a lost-update run keep incrementing: 20 µs per manager
+    /// iteration, at least 10 ms. A fixed count would not do: a million atomic increments
+    /// take a millisecond, and on a busy machine one worker can finish before the next one is
+    /// even scheduled, so nothing overlaps and nothing is lost. A window makes them overlap.
+    pub fn lost_update_window(&self) -> Duration {
+        Duration::from_micros(self.iterations.saturating_mul(20)).max(Duration::from_millis(10))
     }
 }
 
@@ -638,12 +634,26 @@ pub struct ManagerLoad {
     pub busy: f64,
 }
 
+/// How much each worker does in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Work {
+    /// Exactly this many increments per worker.
+    Count(u64),
+    /// As many increments as fit in this window; each worker counts its own.
+    For(Duration),
+}
+
 /// The outcome of one counter run.
 #[derive(Debug, Clone, Serialize)]
 pub struct CounterRun {
     pub method: Method,
     pub workers: usize,
-    pub per_worker: u64,
+    /// What each worker was asked to do.
+    pub work: Work,
+    /// Increments each worker made (its own local count).
+    pub done_per_worker: Vec<u64>,
+    /// Their sum: what the shared counter should read at the end.
     pub expected: u64,
     pub final_count: u64,
     /// `expected - final_count`: increments that vanished.
@@ -651,8 +661,8 @@ pub struct CounterRun {
     /// From the first worker's start to the last worker's end (stamps taken in the workers).
     pub total_ns: u64,
     pub increments_per_sec: f64,
-    /// `total_ns / per_worker`: how long one increment took as one worker saw it, waiting
-    /// for the others included.
+    /// `total_ns` over the increments one worker made (the mean over workers): how long one
+    /// increment took as one worker saw it, waiting for the others included.
     pub ns_per_increment_per_worker: f64,
     pub manager: Option<ManagerLoad>,
     pub worker_pids: Vec<u32>,
@@ -726,15 +736,11 @@ fn worker_loop(method: Method, counter: &Counter, n: u64) -> Result<(), Error> {
     Ok(())
 }
 
-/// Starts `workers` processes that each add one `per_worker` times to a fresh shared counter,
+/// Starts `workers` processes that each add one to a fresh shared counter (`work` says how
+/// often),
 /// released together, and reports what arrived. Manager methods get a fresh manager process,
 /// shut down before returning.
-pub fn run_counter(
-    method: Method,
-    workers: usize,
-    per_worker: u64,
-    deadline: Duration,
-) -> Result<CounterRun> {
+pub fn run_counter(method: Method, workers: usize, work: Work, deadline: Duration) -> Result<CounterRun> {
     if workers == 0 {
         bail!("at least one worker is needed");
     }
@@ -752,8 +758,15 @@ pub fn run_counter(
     // Start line: workers check in, then spin (yielding) until the parent says go.
     let ready = RawValue::new(0u64)?;
     let go = RawValue::new(false)?;
-    // Per worker: start stamp, end stamp, round trips its proxy counted.
-    let stamps = RawArray::new(workers * 3, 0u64)?;
+    // Per worker: start stamp, end stamp, round trips its proxy counted, increments made.
+    const SLOTS: usize = 4;
+    let stamps = RawArray::new(workers * SLOTS, 0u64)?;
+    // In a time window, check the clock after each chunk, not after each increment.
+    let chunk = match method {
+        Method::ManagerAdd | Method::ManagerGetSet => 1,
+        Method::LockedValue | Method::ValueGetSet => 64,
+        _ => 1024,
+    };
 
     let procs: Vec<Process> = coord_core::start_all(workers, |i| -> Result<(), Error> {
         let trips_before = match &counter {
@@ -764,11 +777,29 @@ pub fn run_counter(
         while !go.get() {
             std::thread::yield_now();
         }
-        stamps.set(3 * i, monotonic_ns())?;
-        worker_loop(method, &counter, per_worker)?;
-        stamps.set(3 * i + 1, monotonic_ns())?;
+        let start = monotonic_ns();
+        stamps.set(SLOTS * i, start)?;
+        let done = match work {
+            Work::Count(n) => {
+                worker_loop(method, &counter, n)?;
+                n
+            }
+            Work::For(window) => {
+                let end = start + window.as_nanos() as u64;
+                let mut done = 0;
+                loop {
+                    worker_loop(method, &counter, chunk)?;
+                    done += chunk;
+                    if monotonic_ns() >= end {
+                        break done;
+                    }
+                }
+            }
+        };
+        stamps.set(SLOTS * i + 1, monotonic_ns())?;
+        stamps.set(SLOTS * i + 3, done)?;
         if let Counter::Manager(_, p) = &counter {
-            stamps.set(3 * i + 2, p.round_trips() - trips_before)?;
+            stamps.set(SLOTS * i + 2, p.round_trips() - trips_before)?;
         }
         Ok(())
     })?;
@@ -810,7 +841,7 @@ pub fn run_counter(
             let cpu = after.cpu_time.saturating_sub(before.cpu_time).as_nanos() as u64;
             let load = ManagerLoad {
                 calls: after.calls - before.calls,
-                worker_round_trips: (0..workers).map(|i| stamps.get(3 * i + 2).unwrap_or(0)).sum(),
+                worker_round_trips: (0..workers).map(|i| stamps.get(SLOTS * i + 2).unwrap_or(0)).sum(),
                 cpu_ns: cpu,
                 wall_ns,
                 busy: cpu as f64 / wall_ns.max(1) as f64,
@@ -822,45 +853,93 @@ pub fn run_counter(
         Counter::Locked(v) => (v.get(), None, None),
         Counter::Raw(r) => (r.get(), None, None),
     };
-    let starts = (0..workers).map(|i| stamps.get(3 * i).unwrap_or(0));
-    let ends = (0..workers).map(|i| stamps.get(3 * i + 1).unwrap_or(0));
+    let starts = (0..workers).map(|i| stamps.get(SLOTS * i).unwrap_or(0));
+    let ends = (0..workers).map(|i| stamps.get(SLOTS * i + 1).unwrap_or(0));
     let total_ns = ends
         .max()
         .unwrap_or(0)
         .saturating_sub(starts.min().unwrap_or(0))
         .max(1);
-    let expected = workers as u64 * per_worker;
+    let done_per_worker: Vec<u64> = (0..workers)
+        .map(|i| stamps.get(SLOTS * i + 3).unwrap_or(0))
+        .collect();
+    let expected: u64 = done_per_worker.iter().sum();
+    let mean_per_worker = expected as f64 / workers as f64;
     Ok(CounterRun {
         method,
         workers,
-        per_worker,
+        work,
+        done_per_worker,
         expected,
         final_count,
         lost: expected.saturating_sub(final_count),
         total_ns,
         increments_per_sec: final_count as f64 / (total_ns as f64 / 1e9),
-        ns_per_increment_per_worker: total_ns as f64 / per_worker.max(1) as f64,
+        ns_per_increment_per_worker: total_ns as f64 / mean_per_worker.max(1.0),
         manager,
         worker_pids,
         manager_pid,
     })
 }
 
-/// The bottleneck scenario: (a) with one worker and with `cfg.workers`, then (b), (c), (d).
-pub fn bottleneck(cfg: &Config) -> Result<Vec<CounterRun>> {
-    let mut out = vec![run_counter(
-        Method::ManagerAdd,
-        1,
-        cfg.iterations * cfg.workers as u64,
-        cfg.deadline,
-    )?];
+/// One row of the bottleneck table: `runs` runs of one method, summarized by the median run.
+#[derive(Debug, Clone, Serialize)]
+pub struct BottleneckRow {
+    pub method: Method,
+    pub workers: usize,
+    pub work: Work,
+    pub expected: u64,
+    /// The final count of every run.
+    pub final_counts: Vec<u64>,
+    /// Increments per second over the runs.
+    pub increments_per_sec: Spread,
+    /// The run with the median throughput: its time and the manager's load are the ones shown.
+    pub median_run: CounterRun,
+    pub runs: Vec<CounterRun>,
+}
+
+impl BottleneckRow {
+    /// Every run arrived at exactly the increments the workers made.
+    pub fn all_exact(&self) -> bool {
+        self.final_counts.iter().all(|&c| c == self.expected)
+    }
+
+    fn from_runs(runs: Vec<CounterRun>) -> BottleneckRow {
+        let rates: Vec<f64> = runs.iter().map(|r| r.increments_per_sec).collect();
+        let mut order: Vec<usize> = (0..runs.len()).collect();
+        order.sort_by(|&a, &b| rates[a].total_cmp(&rates[b]));
+        let median_run = runs[order[runs.len() / 2]].clone();
+        BottleneckRow {
+            method: median_run.method,
+            workers: median_run.workers,
+            work: median_run.work,
+            expected: median_run.expected,
+            final_counts: runs.iter().map(|r| r.final_count).collect(),
+            increments_per_sec: Spread::of(&rates),
+            median_run,
+            runs,
+        }
+    }
+}
+
+/// The bottleneck scenario, `cfg.runs` runs of each: (a) with one worker and with
+/// `cfg.workers` (the same number of calls in total), then (b), (c), (d).
+pub fn bottleneck(cfg: &Config) -> Result<Vec<BottleneckRow>> {
+    let mut plan = vec![(Method::ManagerAdd, 1, cfg.iterations * cfg.workers as u64)];
     for method in Method::EXACT {
         let n = if method.uses_manager() {
             cfg.iterations
         } else {
-            cfg.shm_iterations()
+            cfg.shm_iterations() / 4
         };
-        out.push(run_counter(method, cfg.workers, n, cfg.deadline)?);
+        plan.push((method, cfg.workers, n));
+    }
+    let mut out = Vec::new();
+    for (method, workers, n) in plan {
+        let runs = (0..cfg.runs.max(1))
+            .map(|_| run_counter(method, workers, Work::Count(n), cfg.deadline))
+            .collect::<Result<Vec<_>>>()?;
+        out.push(BottleneckRow::from_runs(runs));
     }
     Ok(out)
 }
@@ -871,8 +950,10 @@ pub struct LostUpdates {
     pub method: Method,
     pub exact_by_design: bool,
     pub workers: usize,
-    pub per_worker: u64,
-    pub expected_per_run: u64,
+    /// How long the workers kept incrementing in each run.
+    pub window_ms: f64,
+    /// Increments the workers made in each run (the sum of their own counts).
+    pub expected_per_run: Vec<u64>,
     /// Lost increments in each run.
     pub lost_per_run: Vec<u64>,
     pub total_lost: u64,
@@ -893,13 +974,15 @@ pub fn lost_updates(cfg: &Config) -> Result<Vec<LostUpdates>> {
     ];
     let mut out = Vec::new();
     for method in methods {
-        let n = cfg.lost_update_iterations(method);
+        let window = cfg.lost_update_window();
         let mut lost = Vec::new();
+        let mut expected = Vec::new();
         let mut pids = Vec::new();
         let mut mpids = Vec::new();
         for _ in 0..cfg.runs {
-            let r = run_counter(method, cfg.workers, n, cfg.deadline)?;
+            let r = run_counter(method, cfg.workers, Work::For(window), cfg.deadline)?;
             lost.push(r.lost);
+            expected.push(r.expected);
             pids.extend(r.worker_pids);
             mpids.extend(r.manager_pid);
         }
@@ -907,8 +990,8 @@ pub fn lost_updates(cfg: &Config) -> Result<Vec<LostUpdates>> {
             method,
             exact_by_design: method.is_exact(),
             workers: cfg.workers,
-            per_worker: n,
-            expected_per_run: cfg.workers as u64 * n,
+            window_ms: window.as_secs_f64() * 1e3,
+            expected_per_run: expected,
             total_lost: lost.iter().sum(),
             runs_without_loss: lost.iter().filter(|&&l| l == 0).count(),
             lost_per_run: lost,
@@ -1025,7 +1108,7 @@ pub fn group(n: u64) -> String {
 }
 
 /// The lecture's quantitative claims of 3.1 and 5.1, checked against this run.
-pub fn claims(table: &LatencyTable, bottleneck: &[CounterRun], lost: &[LostUpdates]) -> Vec<Claim> {
+pub fn claims(table: &LatencyTable, bottleneck: &[BottleneckRow], lost: &[LostUpdates]) -> Vec<Claim> {
     let mut out = latency_claims(table);
     out.extend(bottleneck_claims(bottleneck));
     out.extend(lost_update_claims(lost));
@@ -1110,7 +1193,7 @@ pub fn latency_claims(table: &LatencyTable) -> Vec<Claim> {
 }
 
 /// "The manager becomes the bottleneck", "single-threaded in effect" (3.1).
-pub fn bottleneck_claims(bottleneck: &[CounterRun]) -> Vec<Claim> {
+pub fn bottleneck_claims(bottleneck: &[BottleneckRow]) -> Vec<Claim> {
     let mut out = Vec::new();
     let four = bottleneck
         .iter()
@@ -1118,7 +1201,7 @@ pub fn bottleneck_claims(bottleneck: &[CounterRun]) -> Vec<Claim> {
     let one = bottleneck
         .iter()
         .find(|c| c.method == Method::ManagerAdd && c.workers == 1);
-    if let Some(load) = four.and_then(|c| c.manager) {
+    if let Some(load) = four.and_then(|c| c.median_run.manager) {
         out.push(Claim {
             section: "3.1",
             claim: "with many workers updating through the manager, the manager process is the bottleneck"
@@ -1141,16 +1224,17 @@ pub fn bottleneck_claims(bottleneck: &[CounterRun]) -> Vec<Claim> {
         });
     }
     if let (Some(four), Some(one)) = (four, one) {
-        let speedup = four.increments_per_sec / one.increments_per_sec;
+        let speedup = four.increments_per_sec.median / one.increments_per_sec.median;
         out.push(Claim {
             section: "3.1",
             claim: "through the manager, more workers do not add throughput".into(),
             lecture: "single-threaded in effect".into(),
             measured: format!(
-                "{} workers: {} increments/s, 1 worker: {} increments/s ({})",
+                "{} workers: {} increments/s, 1 worker: {} increments/s: {} (holds below 1.5×; \
+                 independent work would use both cores)",
                 four.workers,
-                group(four.increments_per_sec.round() as u64),
-                group(one.increments_per_sec.round() as u64),
+                group(four.increments_per_sec.median.round() as u64),
+                group(one.increments_per_sec.median.round() as u64),
                 fmt_ratio(speedup)
             ),
             value: speedup,
@@ -1173,7 +1257,7 @@ pub fn lost_update_claims(lost: &[LostUpdates]) -> Vec<Claim> {
             measured: format!(
                 "RawValue get-then-set lost {} of {} increments over {} runs ({})",
                 group(l.total_lost),
-                group(l.expected_per_run * runs as u64),
+                group(l.expected_per_run.iter().sum()),
                 runs,
                 match l.runs_without_loss {
                     0 => "every run lost some".to_string(),
@@ -1196,7 +1280,7 @@ pub fn lost_update_claims(lost: &[LostUpdates]) -> Vec<Claim> {
                 "single calls are exact (add lost 0), but get-then-set through the manager lost {} of {} \
                  increments over {} runs",
                 group(l.total_lost),
-                group(l.expected_per_run * runs as u64),
+                group(l.expected_per_run.iter().sum()),
                 runs
             ),
             value: l.total_lost as f64,
@@ -1226,7 +1310,7 @@ pub struct Report {
     pub claims: Vec<Claim>,
     pub config: Config,
     pub latency: LatencyTable,
-    pub bottleneck: Vec<CounterRun>,
+    pub bottleneck: Vec<BottleneckRow>,
     pub lost_updates: Vec<LostUpdates>,
     pub fixed_capacity: FixedLayout,
 }
@@ -1337,8 +1421,8 @@ mod tests {
             method: Method::RawGetSet,
             exact_by_design: false,
             workers: 4,
-            per_worker: 10,
-            expected_per_run: 40,
+            window_ms: 10.0,
+            expected_per_run: vec![40, 40],
             lost_per_run: vec![0, 0],
             total_lost: 0,
             runs_without_loss: 2,

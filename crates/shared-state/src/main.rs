@@ -11,7 +11,7 @@ use shared_state::{Config, Report, render};
 #[derive(Parser, Debug)]
 #[command(name = "shared-state", version)]
 struct Args {
-    /// Small run for CI: 200 manager calls, 3 repetitions, 2 lost-update runs (about a second)
+    /// Small run for CI: 200 manager calls, 3 repetitions, 2 runs of each counter scenario (about a second)
     #[arg(long)]
     quick: bool,
     /// Manager calls per timed repetition and per worker [default: 1000, --quick: 200];
@@ -24,7 +24,7 @@ struct Args {
     /// Worker processes in the bottleneck and lost-update scenarios
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(2..=64))]
     workers: u32,
-    /// Runs of each lost-update scenario [default: 3, --quick: 2]
+    /// Runs of each bottleneck and lost-update scenario [default: 3, --quick: 2]
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
     runs: Option<u32>,
     /// Print one JSON object (table, bottleneck, lost updates, the lecture's claims) instead of text

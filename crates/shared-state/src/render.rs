@@ -3,8 +3,8 @@
 use std::fmt::Write;
 
 use crate::{
-    Claim, Config, CounterRun, FixedLayout, LatencyTable, LostUpdates, Mechanism, fmt_ms, fmt_ns, fmt_ratio,
-    group,
+    BottleneckRow, Claim, Config, FixedLayout, LatencyTable, LostUpdates, Mechanism, fmt_ms, fmt_ns,
+    fmt_ratio, group,
 };
 
 /// Title, build note, sizes.
@@ -107,25 +107,23 @@ pub fn latency(t: &LatencyTable) -> String {
 }
 
 /// Section 2: many workers, one counter.
-pub fn bottleneck(runs: &[CounterRun]) -> String {
+pub fn bottleneck(rows: &[BottleneckRow]) -> String {
     let mut s = String::new();
-    let workers = runs.iter().map(|r| r.workers).max().unwrap_or(0);
+    let workers = rows.iter().map(|r| r.workers).max().unwrap_or(0);
+    let runs = rows.first().map(|r| r.runs.len()).unwrap_or(0);
     let _ = writeln!(
         s,
-        "\n2. The bottleneck: {workers} worker processes add 1 to one shared counter (3.1)"
+        "\n2. The bottleneck: {workers} worker processes add 1 to one shared counter, {runs} runs, median run shown (3.1)"
     );
     let _ = writeln!(
         s,
-        "  {:<45} {:>7} {:>11} {:>9} {:>14} {:>12} {:>8}  manager CPU / wall",
-        "how", "workers", "increments", "total ms", "increments/s", "ns each (1)", "exact?"
+        "  {:<45} {:>7} {:>10} {:>8} {:>14} {:>25} {:>11} {:>6}  manager CPU / wall",
+        "how", "workers", "increments", "total ms", "increments/s", "(min - max)", "ns each (1)", "exact"
     );
-    for r in runs {
+    for row in rows {
+        let r = &row.median_run;
         let how = format!("{} {}", r.method.letter(), r.method.describe());
-        let exact = if r.lost == 0 {
-            "yes".to_string()
-        } else {
-            format!("lost {}", group(r.lost))
-        };
+        let exact = if row.all_exact() { "yes" } else { "NO" };
         let mgr = match r.manager {
             Some(m) => format!(
                 "{} / {} ms = {:.0}% busy",
@@ -135,14 +133,20 @@ pub fn bottleneck(runs: &[CounterRun]) -> String {
             ),
             None => "-".into(),
         };
+        let range = format!(
+            "({} - {})",
+            group(row.increments_per_sec.min.round() as u64),
+            group(row.increments_per_sec.max.round() as u64)
+        );
         let _ = writeln!(
             s,
-            "  {:<45} {:>7} {:>11} {:>9} {:>14} {:>12} {:>8}  {}",
+            "  {:<45} {:>7} {:>10} {:>8} {:>14} {:>25} {:>11} {:>6}  {}",
             how,
             r.workers,
-            group(r.final_count),
+            group(r.expected),
             fmt_ms(r.total_ns),
-            group(r.increments_per_sec.round() as u64),
+            group(row.increments_per_sec.median.round() as u64),
+            range,
             fmt_ns(r.ns_per_increment_per_worker),
             exact,
             mgr
@@ -152,15 +156,23 @@ pub fn bottleneck(runs: &[CounterRun]) -> String {
         s,
         "  (1) ns each: total time / increments per worker, how long one increment took as one worker saw it"
     );
-    for r in runs.iter().filter(|r| r.manager.is_some()) {
-        let m = r.manager.expect("filtered");
+    for row in rows.iter().filter(|r| r.median_run.manager.is_some()) {
+        let calls: u64 = row.runs.iter().filter_map(|r| r.manager).map(|m| m.calls).sum();
+        let trips: u64 = row
+            .runs
+            .iter()
+            .filter_map(|r| r.manager)
+            .map(|m| m.worker_round_trips)
+            .sum();
         let _ = writeln!(
             s,
-            "  {} with {} worker(s): the manager executed {} calls, the workers' proxies counted {} round trips",
-            r.method.letter(),
-            r.workers,
-            group(m.calls),
-            group(m.worker_round_trips)
+            "  {} with {} worker(s), all runs: {} increments, the manager executed {} calls, the workers' \
+             proxies counted {} round trips",
+            row.method.letter(),
+            row.workers,
+            group(row.final_counts.iter().sum()),
+            group(calls),
+            group(trips)
         );
     }
     s.push('\n');
@@ -170,26 +182,36 @@ pub fn bottleneck(runs: &[CounterRun]) -> String {
 /// Section 3: lost updates over several runs.
 pub fn lost_updates(rows: &[LostUpdates]) -> String {
     let mut s = String::new();
-    let (workers, runs) = rows
+    let (workers, runs, window) = rows
         .first()
-        .map(|r| (r.workers, r.lost_per_run.len()))
-        .unwrap_or((0, 0));
+        .map(|r| (r.workers, r.lost_per_run.len(), r.window_ms))
+        .unwrap_or((0, 0, 0.0));
     let _ = writeln!(
         s,
-        "\n3. Correctness: {workers} workers, read-modify-write with and without the lock, {runs} runs each (5.1)"
+        "\n3. Correctness: {workers} workers increment for {window:.0} ms, with and without the lock, {runs} runs each (5.1)"
     );
     let _ = writeln!(
         s,
-        "  {:<42} {:<32} {:>15}  lost in each run",
-        "how", "code", "expected/run"
+        "  {:<42} {:<32}  lost in each run (share of the increments made)",
+        "how", "code"
     );
     for r in rows {
-        let lost: Vec<String> = r.lost_per_run.iter().map(|&l| group(l)).collect();
+        let lost: Vec<String> = r
+            .lost_per_run
+            .iter()
+            .zip(&r.expected_per_run)
+            .map(|(&l, &e)| {
+                if l == 0 {
+                    "0".to_string()
+                } else {
+                    format!("{} ({:.1}%)", group(l), 100.0 * l as f64 / e.max(1) as f64)
+                }
+            })
+            .collect();
         let mut line = format!(
-            "  {:<42} {:<32} {:>15}  {}",
+            "  {:<42} {:<32}  {}",
             r.method.describe(),
             r.method.code(),
-            group(r.expected_per_run),
             lost.join(", ")
         );
         if r.exact_by_design {
@@ -239,7 +261,7 @@ pub fn fixed_capacity(f: &FixedLayout) -> String {
 }
 
 /// The closing "what to notice" line.
-pub fn notice(t: &LatencyTable, bottleneck: &[CounterRun]) -> String {
+pub fn notice(t: &LatencyTable, bottleneck: &[BottleneckRow]) -> String {
     let find = |id: &str| t.row(id).map(|r| r.ns.median).unwrap_or(f64::NAN);
     let manager = t.rows.iter().filter(|r| r.mechanism == Mechanism::Manager);
     let (lo, hi) = manager.fold((f64::INFINITY, 0.0f64), |(lo, hi), r| {
@@ -249,7 +271,7 @@ pub fn notice(t: &LatencyTable, bottleneck: &[CounterRun]) -> String {
         bottleneck
             .iter()
             .find(|r| r.method == crate::Method::ManagerAdd && (r.workers > 1) == workers_gt_1)
-            .map(|r| group(r.increments_per_sec.round() as u64))
+            .map(|r| group(r.increments_per_sec.median.round() as u64))
             .unwrap_or_else(|| "-".into())
     };
     format!(

@@ -127,13 +127,20 @@ fn json_has_the_claims_and_leaves_no_process_behind() {
         assert!(c["holds"].is_boolean() || c["holds"].is_null());
     }
     assert_eq!(v["latency"]["rows"].as_array().unwrap().len(), 16);
-    for run in v["bottleneck"].as_array().unwrap() {
-        assert_eq!(run["final_count"], run["expected"], "{run}");
+    for row in v["bottleneck"].as_array().unwrap() {
+        for run in row["runs"].as_array().unwrap() {
+            assert_eq!(run["final_count"], run["expected"], "{run}");
+        }
     }
 
     // Every worker and manager the run started has gone.
     let mut pids = Vec::new();
-    for run in v["bottleneck"].as_array().unwrap() {
+    for run in v["bottleneck"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["runs"].as_array().unwrap())
+    {
         pids.extend(
             run["worker_pids"]
                 .as_array()

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use coord_core::{Manager, Process, pid_alive};
-use shared_state::{Config, Mechanism, Method, fixed_capacity, latency_table, lost_updates, run_counter};
+use shared_state::{
+    Config, Mechanism, Method, Work, fixed_capacity, latency_table, lost_updates, run_counter,
+};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 const WORKERS: usize = 4;
@@ -26,8 +28,9 @@ fn per_worker(method: Method) -> u64 {
 fn exact_methods_give_exact_final_counts() {
     for method in Method::EXACT {
         let n = per_worker(method);
-        let r = run_counter(method, WORKERS, n, DEADLINE).unwrap();
+        let r = run_counter(method, WORKERS, Work::Count(n), DEADLINE).unwrap();
         assert_eq!(r.expected, WORKERS as u64 * n, "{method:?}");
+        assert_eq!(r.done_per_worker, vec![n; WORKERS], "{method:?}");
         assert_eq!(r.final_count, r.expected, "{method:?} lost updates");
         assert_eq!(r.lost, 0, "{method:?}");
         assert_eq!(r.worker_pids.len(), WORKERS);
@@ -39,7 +42,7 @@ fn exact_methods_give_exact_final_counts() {
 #[test]
 fn manager_add_counts_one_round_trip_per_increment() {
     let n = 40;
-    let r = run_counter(Method::ManagerAdd, WORKERS, n, DEADLINE).unwrap();
+    let r = run_counter(Method::ManagerAdd, WORKERS, Work::Count(n), DEADLINE).unwrap();
     let load = r.manager.expect("a manager run reports the manager's load");
     // The server's own count and the workers' proxies agree, and both equal the calls made.
     assert_eq!(load.calls, WORKERS as u64 * n);
@@ -50,7 +53,7 @@ fn manager_add_counts_one_round_trip_per_increment() {
 #[test]
 fn manager_get_then_set_is_two_round_trips_per_increment() {
     let n = 30;
-    let r = run_counter(Method::ManagerGetSet, WORKERS, n, DEADLINE).unwrap();
+    let r = run_counter(Method::ManagerGetSet, WORKERS, Work::Count(n), DEADLINE).unwrap();
     let load = r.manager.unwrap();
     assert_eq!(load.calls, 2 * WORKERS as u64 * n);
     assert_eq!(load.worker_round_trips, 2 * WORKERS as u64 * n);
@@ -114,8 +117,13 @@ fn lock_held_and_atomic_versions_never_lose_an_update() {
     assert_eq!(rows.len(), 5);
     for r in &rows {
         assert_eq!(r.lost_per_run.len(), 2);
-        for &lost in &r.lost_per_run {
-            assert!(lost <= r.expected_per_run);
+        for (&lost, &made) in r.lost_per_run.iter().zip(&r.expected_per_run) {
+            assert!(
+                made >= WORKERS as u64,
+                "{:?}: every worker makes at least one increment",
+                r.method
+            );
+            assert!(lost <= made);
         }
         if r.exact_by_design {
             assert_eq!(r.total_lost, 0, "{:?} lost updates", r.method);
@@ -134,7 +142,7 @@ fn lock_held_and_atomic_versions_never_lose_an_update() {
 
 #[test]
 fn zero_workers_is_an_error_not_a_hang() {
-    let e = run_counter(Method::AtomicFetchAdd, 0, 10, DEADLINE).unwrap_err();
+    let e = run_counter(Method::AtomicFetchAdd, 0, Work::Count(10), DEADLINE).unwrap_err();
     assert!(e.to_string().contains("at least one worker"), "{e}");
 }
 
