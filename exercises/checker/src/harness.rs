@@ -67,8 +67,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             quiet: true,
-            wait: Duration::from_secs(3),
-            deadline: Duration::from_secs(40),
+            wait: Duration::from_secs(5),
+            deadline: Duration::from_secs(60),
         }
     }
 }

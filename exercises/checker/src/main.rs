@@ -56,6 +56,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // SAFETY: restoring the default action of SIGPIPE before any other thread or child exists:
+    // `coord-exercises list | head` then ends quietly instead of panicking on a closed stdout.
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigDfl,
+        );
+    }
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(true) => ExitCode::SUCCESS,
@@ -216,7 +224,7 @@ fn run(command: Command) -> Result<bool> {
 
 fn verdict(v: &coord_exercises::Verdict, should_pass: bool) -> String {
     let short = |s: &str| {
-        let s: String = s.chars().take(110).collect();
+        let s: String = s.chars().take(150).collect();
         s
     };
     match (v, should_pass) {

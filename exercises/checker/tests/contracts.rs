@@ -164,16 +164,29 @@ fn exercises_are_numbered_in_order_with_a_section_and_a_hint() {
     for (i, e) in EXERCISES.iter().enumerate() {
         assert_eq!(e.number as usize, i + 1);
         assert!(!e.section.is_empty() && !e.hint.trim().is_empty());
-        assert!(
-            e.source.contains("todo!") || !e.untouched(),
-            "{}: a stub must have todo!()",
-            e.file
-        );
-        // The stub names its lecture section, and never contains the answer.
-        assert!(
-            e.source.contains("lecture section"),
-            "{} does not name its lecture section",
-            e.file
-        );
+        if e.untouched() {
+            // The shipped stub has work left to do, names its lecture section and where the
+            // hint is, and does not reveal the solution.
+            assert!(
+                e.source.contains("todo!("),
+                "{}: a stub must have todo!()",
+                e.file
+            );
+            assert!(
+                e.source.contains("lecture section"),
+                "{} does not name its section",
+                e.file
+            );
+            assert!(
+                e.source.contains(&format!("-- hint {}", e.number)),
+                "{} does not say how to get the hint",
+                e.file
+            );
+            assert!(
+                !e.source.contains("solutions"),
+                "{} points at the solution",
+                e.file
+            );
+        }
     }
 }

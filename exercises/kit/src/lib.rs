@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 /// How long an instrumented type waits for the other processes before giving up (only a
 /// broken implementation ever waits this long).
-pub const PATIENCE: Duration = Duration::from_secs(3);
+pub const PATIENCE: Duration = Duration::from_secs(10);
 
 static WORKER: AtomicUsize = AtomicUsize::new(usize::MAX);
 
