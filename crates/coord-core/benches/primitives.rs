@@ -379,7 +379,7 @@ fn value_read(cfg: &Cfg) -> Row {
 
 fn contended_counter(cfg: &Cfg) -> Row {
     const PROCS: usize = 4;
-    let k = cfg.n(50_000);
+    let k = cfg.n(400_000);
     let lock = Lock::new().expect("lock");
     let counter = RawValue::new(0u64).expect("counter");
     let bare = BareMutex::new();
@@ -463,9 +463,9 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .cloned();
     let cfg = if quick {
-        Cfg { reps: 3, scale: 0.1 }
+        Cfg { reps: 5, scale: 0.1 }
     } else {
-        Cfg { reps: 7, scale: 1.0 }
+        Cfg { reps: 15, scale: 0.5 }
     };
     let started = Instant::now();
     println!(

@@ -76,6 +76,7 @@ impl RawMutex {
         Ok(RawMutex { _region: region, m })
     }
 
+    #[inline]
     fn after_lock(&self, rc: i32) -> io::Result<Acquired> {
         match rc {
             0 => Ok(Acquired::Clean),
@@ -94,6 +95,7 @@ impl RawMutex {
         }
     }
 
+    #[inline]
     pub(crate) fn lock(&self) -> io::Result<Acquired> {
         // SAFETY: `m` was initialized by `init` and stays mapped while `self` lives.
         let rc = unsafe { libc::pthread_mutex_lock(self.m) };
@@ -135,6 +137,7 @@ impl RawMutex {
         }
     }
 
+    #[inline]
     pub(crate) fn unlock(&self) {
         // SAFETY: only called by guards, which exist only while this thread holds the lock.
         let rc = unsafe { libc::pthread_mutex_unlock(self.m) };
@@ -202,6 +205,7 @@ impl Lock {
     /// # Panics
     /// If this thread already holds a non-re-entrant lock (that would deadlock), or if the
     /// OS refuses the call (it does not for a correctly initialized lock).
+    #[inline]
     pub fn lock(&self) -> LockResult<LockGuard<'_>> {
         let acquired = self.raw.lock().expect("pthread_mutex_lock failed");
         self.guard(acquired)
@@ -238,6 +242,7 @@ pub struct LockGuard<'a> {
 }
 
 impl Drop for LockGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.lock.raw.unlock();
     }

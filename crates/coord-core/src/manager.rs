@@ -12,19 +12,17 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{
     AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg, sendmsg,
     socketpair,
 };
-use nix::unistd::getpid;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -102,6 +100,8 @@ impl fmt::Debug for Manager {
 impl Manager {
     /// Starts the server process.
     pub fn start() -> Result<Manager, Error> {
+        // Proxies compare a cached pid to know they were forked; the cache is reset at fork.
+        crate::queue::install_atfork();
         let (client_end, server_end) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
@@ -262,7 +262,7 @@ impl Proxy {
             &nix::sys::time::TimeVal::new(0, LIVENESS_SLICE.as_micros() as _),
         )?;
         Ok(Conn {
-            pid: getpid().as_raw(),
+            pid: crate::queue::my_pid(),
             sock: mine,
             buf: Vec::new(),
         })
@@ -275,7 +275,7 @@ impl Proxy {
 
     fn call_uncounted(&self, req: &Request) -> Result<Response, Error> {
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let me = getpid().as_raw();
+        let me = crate::queue::my_pid();
         // A handle inherited through fork must not reuse the parent's socket: two processes
         // would read each other's replies. Each process connects on its own, as Python's
         // proxies reconnect after fork.
@@ -468,20 +468,31 @@ fn recv_frame<M: for<'de> Deserialize<'de>>(
         if let Some(msg) = take_frame(buf)? {
             return Ok(Some(msg));
         }
-        let mut chunk = [0u8; 64 * 1024];
-        match nix::unistd::read(sock, &mut chunk) {
-            Ok(0) if buf.is_empty() => return Ok(None),
-            Ok(0) => {
-                return Err(Error::Corrupted(
-                    "connection closed in the middle of a message".into(),
-                ));
+        // Read straight into the buffer's spare room (no zero-filled scratch array per call).
+        buf.reserve(16 * 1024);
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: `spare` is allocated, writable memory of `spare.len()` bytes owned by `buf`;
+        // the kernel writes at most that many.
+        let n = unsafe { libc::read(sock.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+        if n > 0 {
+            // SAFETY: the kernel initialized the first `n` bytes of the spare room.
+            unsafe { buf.set_len(buf.len() + n as usize) };
+            continue;
+        }
+        if n == 0 {
+            if buf.is_empty() {
+                return Ok(None);
             }
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(Errno::EINTR) => {}
-            Err(Errno::EAGAIN) if !peer_alive() => return Ok(None),
-            Err(Errno::EAGAIN) => {}
-            Err(Errno::ECONNRESET) => return Ok(None),
-            Err(e) => return Err(e.into()),
+            return Err(Error::Corrupted(
+                "connection closed in the middle of a message".into(),
+            ));
+        }
+        match Errno::last() {
+            Errno::EINTR => {}
+            Errno::EAGAIN if !peer_alive() => return Ok(None),
+            Errno::EAGAIN => {}
+            Errno::ECONNRESET => return Ok(None),
+            e => return Err(e.into()),
         }
     }
 }
@@ -572,81 +583,53 @@ fn cpu_time_ns() -> u64 {
         .unwrap_or(0)
 }
 
-/// The manager's main loop: one thread, one call at a time, over every connection.
+/// The manager's main loop. Like Python's manager server, it gives each connection its own
+/// thread, which waits in a plain blocking `read` on that connection (no `poll` on the path:
+/// a call costs what a raw socket ping-pong costs). The objects sit behind one mutex, so the
+/// server still runs one call at a time, and `add` is exact under contention.
 fn serve(ctrl: OwnedFd, counters: Arc<SharedRegion>) -> Result<(), Error> {
+    // The region must outlive every connection thread; the process ends with this function.
+    let counters: &'static SharedRegion = Box::leak(Box::new(counters));
     // SAFETY: the region is 64 bytes, page-aligned, mapped for the server's whole life; an
     // AtomicU64 may be shared by reference while other processes read it.
-    let calls = unsafe { &*(counters.ptr() as *const AtomicU64) };
-    let mut objects = Objects::default();
-    let mut conns: Vec<(OwnedFd, Vec<u8>)> = Vec::new();
+    let calls: &'static AtomicU64 = unsafe { &*(counters.ptr() as *const AtomicU64) };
+    let objects: &'static Mutex<Objects> = Box::leak(Box::default());
     loop {
-        let mut fds = Vec::with_capacity(conns.len() + 1);
-        fds.push(PollFd::new(ctrl.as_fd(), PollFlags::POLLIN));
-        fds.extend(
-            conns
-                .iter()
-                .map(|(c, _)| PollFd::new(c.as_fd(), PollFlags::POLLIN)),
-        );
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
-        drop(fds);
-        let mut closed = Vec::new();
-        for (i, &r) in ready.iter().enumerate().skip(1) {
-            if !r {
-                continue;
+        match accept_conn(&ctrl) {
+            Ok(Some(fd)) => {
+                std::thread::Builder::new()
+                    .name("manager-conn".into())
+                    .spawn(move || serve_conn(fd, objects, calls))
+                    .map_err(Error::Io)?;
             }
-            let (sock, buf) = &mut conns[i - 1];
-            match serve_one(sock, buf, &mut objects, calls) {
-                Ok(true) => {}
-                // End-of-file, or a client that sent garbage: drop that connection only.
-                Ok(false) | Err(_) => closed.push(i - 1),
-            }
-        }
-        for i in closed.into_iter().rev() {
-            conns.swap_remove(i);
-        }
-        if ready[0] {
-            match accept_conn(&ctrl) {
-                Ok(Some(fd)) => conns.push((fd, Vec::new())),
-                // Every process that held the manager has gone: nobody can call any more.
-                Ok(None) => return Ok(()),
-                Err(_) => {}
-            }
+            // Every process that held the manager has gone: nobody can call any more.
+            Ok(None) => return Ok(()),
+            Err(Error::Corrupted(_)) => {}
+            Err(e) => return Err(e),
         }
     }
 }
 
-/// Reads what is there, answers every whole request. `Ok(false)` when the client hung up.
-fn serve_one(
-    sock: &OwnedFd,
-    buf: &mut Vec<u8>,
-    objects: &mut Objects,
-    calls: &AtomicU64,
-) -> Result<bool, Error> {
-    let mut chunk = [0u8; 64 * 1024];
-    match nix::unistd::read(sock, &mut chunk) {
-        Ok(0) => return Ok(false),
-        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        Err(Errno::EINTR) | Err(Errno::EAGAIN) => return Ok(true),
-        Err(_) => return Ok(false),
-    }
-    while let Some(req) = take_frame::<Request>(buf)? {
+/// One connection: read a request, execute it, answer, until the client hangs up.
+fn serve_conn(sock: OwnedFd, objects: &Mutex<Objects>, calls: &AtomicU64) {
+    let mut buf = Vec::new();
+    // A client that hangs up, dies or sends garbage ends only its own connection.
+    while let Ok(Some(req)) = recv_frame::<Request>(&sock, &mut buf, || true) {
         let resp = match req {
             Request::Stats => Response::Stats {
                 calls: calls.load(Ordering::Relaxed),
                 cpu_ns: cpu_time_ns(),
             },
             req => {
+                let mut objects = objects.lock().unwrap_or_else(|p| p.into_inner());
                 calls.fetch_add(1, Ordering::Relaxed);
                 objects.execute(req)
             }
         };
-        send_frame(sock, &resp)?;
+        if send_frame(&sock, &resp).is_err() {
+            return;
+        }
     }
-    Ok(true)
 }
 
 fn accept_conn(ctrl: &OwnedFd) -> Result<Option<OwnedFd>, Error> {

@@ -67,11 +67,21 @@ struct Header {
     bytes_put: AtomicU64,
     messages_got: AtomicU64,
     bytes_got: AtomicU64,
+    /// The read-ahead buffer's valid bytes are `[ra_start, ra_end)` (only touched under the
+    /// reader lock).
+    ra_start: AtomicU32,
+    ra_end: AtomicU32,
 }
 
 const WLOCK_OFF: usize = 0;
 const RLOCK_OFF: usize = 128; // separate cache lines: a writer and a reader never share one
 const HEADER_OFF: usize = 256;
+/// The read-ahead buffer, in the shared region. A consumer reads as much as the pipe holds
+/// (up to `RA_CAP`) in one `read`: header and body of a small message together, and often the
+/// next messages too. What it does not use stays here for the next consumer, whatever its
+/// process: the buffer is shared memory, guarded by the reader lock.
+const RA_OFF: usize = 4096;
+const RA_CAP: usize = 16 << 10;
 
 /// Totals over every process that used the queue: what crossing the boundary cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -104,7 +114,7 @@ extern "C" fn in_forked_child() {
     }
 }
 
-fn install_atfork() {
+pub(crate) fn install_atfork() {
     ATFORK.call_once(|| {
         // SAFETY: registers a handler that runs in the child after every fork; it only calls
         // close and touches atomics.
@@ -113,7 +123,9 @@ fn install_atfork() {
     });
 }
 
-fn my_pid() -> i32 {
+/// This process's pid without a system call (cached; the cache is reset in a forked child
+/// by the atfork handler, which `install_atfork` must have registered).
+pub(crate) fn my_pid() -> i32 {
     match MY_PID.load(Ordering::Relaxed) {
         0 => {
             let pid = nix::unistd::getpid().as_raw();
@@ -228,10 +240,8 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// A new, empty queue.
     pub fn new() -> Result<Self, Error> {
         install_atfork();
-        let region = Arc::new(SharedRegion::new(
-            "coord-queue",
-            HEADER_OFF + size_of::<Header>(),
-        )?);
+        const { assert!(HEADER_OFF + size_of::<Header>() <= RA_OFF) };
+        let region = Arc::new(SharedRegion::new("coord-queue", RA_OFF + RA_CAP)?);
         let wlock = RawMutex::init(region.clone(), WLOCK_OFF, false)?;
         let rlock = RawMutex::init(region.clone(), RLOCK_OFF, false)?;
         let (rx, tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
@@ -291,15 +301,22 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     fn put_frame(&self, item: &T, size: usize, buf: &mut Vec<u8>) -> Result<(), Error> {
-        if buf.len() < FRAME_HEADER + size {
+        buf.clear();
+        buf.extend_from_slice(&MAGIC.to_le_bytes());
+        buf.extend_from_slice(&(size as u32).to_le_bytes());
+        let small = size < DIRECT_WRITE;
+        if small {
+            // Serialized before taking the lock: other producers do not wait for it.
             buf.resize(FRAME_HEADER + size, 0);
+            let len = postcard::to_slice(item, &mut buf[FRAME_HEADER..])
+                .map_err(Error::Encode)?
+                .len();
+            if len != size {
+                return Err(Error::Corrupted(format!(
+                    "the message serialized to {len} bytes, not the {size} announced"
+                )));
+            }
         }
-        let len = postcard::to_slice(item, &mut buf[FRAME_HEADER..FRAME_HEADER + size])
-            .map_err(Error::Encode)?
-            .len();
-        let frame = &mut buf[..FRAME_HEADER + len];
-        frame[..4].copy_from_slice(&MAGIC.to_le_bytes());
-        frame[4..8].copy_from_slice(&(len as u32).to_le_bytes());
         let h = self.header();
         let acquired = self.inner.wlock.lock()?;
         let _unlock = Unlock(&self.inner.wlock);
@@ -316,10 +333,39 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         // Under the writer lock, so that `close` cannot close it under our feet.
         let tx = self.write_end()?;
         h.write_in_flight.store(1, Ordering::Release);
-        write_all(tx, frame)?;
+        if small {
+            write_all(tx, buf)?;
+        } else {
+            // A large message is serialized straight into the pipe: its big byte strings go
+            // to the kernel from where they are (one copy, as with a raw pipe), not first
+            // into a frame buffer.
+            let mut w = FrameWriter {
+                fd: tx,
+                pending: buf,
+                payload: 0,
+                err: None,
+            };
+            let r = postcard::serialize_with_flavor::<T, _, _>(item, &mut w);
+            let written = w.payload;
+            if let Some(e) = w.err {
+                h.corrupted.store(true, Ordering::Release);
+                return Err(Error::Io(e));
+            }
+            if let Err(e) = r {
+                h.corrupted.store(true, Ordering::Release);
+                return Err(Error::Encode(e));
+            }
+            if written != size {
+                // Part of a frame of the wrong length is in the pipe: the stream is broken.
+                h.corrupted.store(true, Ordering::Release);
+                return Err(Error::Corrupted(format!(
+                    "the message serialized to {written} bytes, not the {size} announced"
+                )));
+            }
+        }
         h.write_in_flight.store(0, Ordering::Release);
         h.messages_put.fetch_add(1, Ordering::Relaxed);
-        h.bytes_put.fetch_add(len as u64, Ordering::Relaxed);
+        h.bytes_put.fetch_add(size as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -429,10 +475,34 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 "a process died in the middle of a message".into(),
             ));
         }
-        // The header. Without a deadline this is one blocking `read`, exactly what a raw pipe
-        // reader does; with one, `poll` waits first. End-of-file means no writer is left.
-        let mut head = [0u8; FRAME_HEADER];
-        let got = loop {
+        // SAFETY: RA_OFF + RA_CAP is inside the region, mapped while `inner` lives; only the
+        // holder of the reader lock (us, now) touches these bytes.
+        let ra = unsafe { self.inner.region.ptr().add(RA_OFF) };
+        let fd = self.inner.rx.as_raw_fd();
+        // 1. A whole frame header in the read-ahead buffer.
+        loop {
+            let (start, end) = (
+                h.ra_start.load(Ordering::Relaxed),
+                h.ra_end.load(Ordering::Relaxed),
+            );
+            let avail = (end - start) as usize;
+            if avail >= FRAME_HEADER {
+                break;
+            }
+            if avail > 0 {
+                // Part of a header: a frame has begun. Move it to the front, then take more.
+                h.read_in_flight.store(1, Ordering::Release);
+                // SAFETY: both ranges are inside the buffer; `copy` allows overlap.
+                unsafe { std::ptr::copy(ra.add(start as usize), ra, avail) };
+                h.ra_start.store(0, Ordering::Relaxed);
+                h.ra_end.store(avail as u32, Ordering::Relaxed);
+                // SAFETY: `ra + avail .. ra + RA_CAP` is inside the buffer.
+                let n = unsafe { self.read_some(ra.add(avail), RA_CAP - avail)? };
+                h.ra_end.store((avail + n) as u32, Ordering::Relaxed);
+                continue;
+            }
+            // Between frames, nothing buffered: wait for the pipe. Without a deadline this is
+            // one blocking `read`, exactly what a raw pipe reader does; with one, `poll` first.
             if let Some(d) = deadline
                 && !self.readable(d.saturating_duration_since(Instant::now()))?
             {
@@ -441,10 +511,12 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 }
                 continue; // interrupted by a signal: wait for the rest of the time
             }
-            // SAFETY: `head` is a live buffer of FRAME_HEADER writable bytes.
-            let n = unsafe { libc::read(self.inner.rx.as_raw_fd(), head.as_mut_ptr().cast(), FRAME_HEADER) };
+            // SAFETY: the whole buffer is ours (reader lock) and holds no valid bytes.
+            let n = unsafe { libc::read(fd, ra.cast(), RA_CAP) };
             if n > 0 {
-                break n as usize;
+                h.ra_start.store(0, Ordering::Relaxed);
+                h.ra_end.store(n as u32, Ordering::Relaxed);
+                continue;
             }
             if n < 0 {
                 match Errno::last() {
@@ -460,39 +532,68 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             if !wait_first_producer(&h.producers_seen, deadline) {
                 return Err(Error::Timeout);
             }
-        };
-        h.read_in_flight.store(1, Ordering::Release);
-        if got < FRAME_HEADER {
-            // SAFETY: the rest of `head`, inside the buffer.
-            unsafe { self.read_rest(head.as_mut_ptr().add(got), FRAME_HEADER - got)? };
         }
+        let start = h.ra_start.load(Ordering::Relaxed) as usize;
+        let end = h.ra_end.load(Ordering::Relaxed) as usize;
+        let mut head = [0u8; FRAME_HEADER];
+        // SAFETY: `start + FRAME_HEADER <= end <= RA_CAP`: inside the buffer.
+        unsafe { std::ptr::copy_nonoverlapping(ra.add(start), head.as_mut_ptr(), FRAME_HEADER) };
         let magic = u32::from_le_bytes(head[..4].try_into().expect("4 bytes"));
         let len = u32::from_le_bytes(head[4..].try_into().expect("4 bytes")) as usize;
         if magic != MAGIC || len > MAX_MESSAGE {
             h.corrupted.store(true, Ordering::Release);
             return Err(Error::Corrupted(format!("bad frame header {magic:#x}/{len}")));
         }
-        // The body goes into a buffer this thread reuses (no allocation, no page faults per
-        // message); decoding copies what the value needs out of it.
+        let have = end - start - FRAME_HEADER;
+        if have >= len {
+            // 2a. The whole frame is here: decode it in place, no copy, no system call.
+            // SAFETY: `start + FRAME_HEADER + len <= end`: initialized bytes inside the buffer,
+            // which nobody else touches while we hold the reader lock.
+            let body = unsafe { std::slice::from_raw_parts(ra.add(start + FRAME_HEADER), len) };
+            let r = postcard::from_bytes(body).map_err(Error::Decode);
+            h.ra_start
+                .store((start + FRAME_HEADER + len) as u32, Ordering::Relaxed);
+            h.read_in_flight.store(0, Ordering::Release);
+            h.messages_got.fetch_add(1, Ordering::Relaxed);
+            h.bytes_got.fetch_add(len as u64, Ordering::Relaxed);
+            return r;
+        }
+        // 2b. A frame larger than what was read ahead: take what is here, read the rest
+        // straight into a buffer this thread reuses (no allocation, no page faults per message).
         READ_BUF.with(|cell| match cell.try_borrow_mut() {
             Ok(mut buf) => {
-                let r = self.read_body(len, &mut buf);
+                let r = self.read_body(ra, start + FRAME_HEADER, have, len, &mut buf);
                 if buf.capacity() > KEEP_BUF {
                     *buf = Vec::new();
                 }
                 r
             }
-            Err(_) => self.read_body(len, &mut Vec::new()),
+            Err(_) => self.read_body(ra, start + FRAME_HEADER, have, len, &mut Vec::new()),
         })
     }
 
-    fn read_body(&self, len: usize, buf: &mut Vec<u8>) -> Result<T, Error> {
+    /// Moves `have` body bytes from the read-ahead buffer at `from` into `buf`, reads the other
+    /// `len - have` from the pipe, and decodes.
+    fn read_body(
+        &self,
+        ra: *mut u8,
+        from: usize,
+        have: usize,
+        len: usize,
+        buf: &mut Vec<u8>,
+    ) -> Result<T, Error> {
         let h = self.header();
         if buf.len() < len {
             buf.resize(len, 0);
         }
-        // SAFETY: `buf` holds at least `len` initialized, writable bytes.
-        unsafe { self.read_rest(buf.as_mut_ptr(), len)? };
+        h.read_in_flight.store(1, Ordering::Release);
+        // SAFETY: `from + have` is within the read-ahead buffer's valid bytes, `buf` holds
+        // at least `len >= have` bytes, and the two do not overlap.
+        unsafe { std::ptr::copy_nonoverlapping(ra.add(from), buf.as_mut_ptr(), have) };
+        h.ra_start.store(0, Ordering::Relaxed);
+        h.ra_end.store(0, Ordering::Relaxed);
+        // SAFETY: `buf[have..len]` is initialized, writable memory.
+        unsafe { self.read_rest(buf.as_mut_ptr().add(have), len - have)? };
         h.read_in_flight.store(0, Ordering::Release);
         h.messages_got.fetch_add(1, Ordering::Relaxed);
         h.bytes_got.fetch_add(len as u64, Ordering::Relaxed);
@@ -511,12 +612,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         }
     }
 
-    /// Reads exactly `len` more bytes of a frame already begun (the caller holds the reader
-    /// lock, so it is the only reader). What is in the pipe is taken at once (non-blocking
-    /// read end); only when nothing is there does it wait, in `poll`, never in `read`: if the
-    /// writer died half-way while other producers stay alive, neither the rest nor an
-    /// end-of-file would ever come, so every `MID_FRAME_SLICE` it checks the writer lock.
-    /// (A frame of at most `PIPE_BUF` bytes was written atomically: its body is always there.)
+    /// Reads exactly `len` more bytes of a frame already begun.
     ///
     /// # Safety
     /// `ptr` must be valid for writes of `len` bytes.
@@ -524,27 +620,42 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         let mut done = 0;
         while done < len {
             // SAFETY: `ptr + done .. ptr + len` is inside the caller's buffer (contract above).
-            let n = unsafe { libc::read(self.inner.rx_nb.as_raw_fd(), ptr.add(done).cast(), len - done) };
+            done += unsafe { self.read_some(ptr.add(done), len - done)? };
+        }
+        Ok(())
+    }
+
+    /// Reads between 1 and `cap` bytes of a frame already begun (the caller holds the reader
+    /// lock, so it is the only reader). What is in the pipe is taken at once (non-blocking
+    /// read end); only when nothing is there does it wait, in `poll`, never in `read`: if the
+    /// writer died half-way while other producers stay alive, neither the rest nor an
+    /// end-of-file would ever come, so every `MID_FRAME_SLICE` it checks the writer lock.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for writes of `cap` bytes.
+    unsafe fn read_some(&self, ptr: *mut u8, cap: usize) -> Result<usize, Error> {
+        loop {
+            // SAFETY: the caller's contract.
+            let n = unsafe { libc::read(self.inner.rx_nb.as_raw_fd(), ptr.cast(), cap) };
             if n > 0 {
-                done += n as usize;
-            } else if n == 0 {
+                return Ok(n as usize);
+            }
+            if n == 0 {
                 self.header().corrupted.store(true, Ordering::Release);
                 return Err(Error::Corrupted(
                     "every writer is gone, in the middle of a message".into(),
                 ));
-            } else {
-                match Errno::last() {
-                    Errno::EAGAIN => {
-                        if !self.readable(MID_FRAME_SLICE)? {
-                            self.check_writer_alive()?;
-                        }
+            }
+            match Errno::last() {
+                Errno::EAGAIN => {
+                    if !self.readable(MID_FRAME_SLICE)? {
+                        self.check_writer_alive()?;
                     }
-                    Errno::EINTR => {}
-                    e => return Err(e.into()),
                 }
+                Errno::EINTR => {}
+                e => return Err(e.into()),
             }
         }
-        Ok(())
     }
 
     fn check_writer_alive(&self) -> Result<(), Error> {
@@ -612,6 +723,93 @@ fn write_all(fd: i32, mut buf: &[u8]) -> io::Result<()> {
             Err(Errno::EINTR) => {}
             Err(e) => return Err(e.into()),
         }
+    }
+    Ok(())
+}
+
+/// Messages at least this large are serialized straight into the pipe (see `FrameWriter`).
+const DIRECT_WRITE: usize = 32 << 10;
+
+/// A postcard output that writes a frame to the pipe as it is serialized: small pieces are
+/// gathered in `pending`; a large byte string goes out with the pending bytes in one `writev`,
+/// without being copied. (The caller holds the writer lock for the whole frame.)
+struct FrameWriter<'a> {
+    fd: i32,
+    pending: &'a mut Vec<u8>,
+    /// Payload bytes serialized so far (the frame header is not counted).
+    payload: usize,
+    err: Option<io::Error>,
+}
+
+impl FrameWriter<'_> {
+    fn fail(&mut self, e: io::Error) -> postcard::Error {
+        self.err = Some(e);
+        postcard::Error::SerializeBufferFull
+    }
+}
+
+impl postcard::ser_flavors::Flavor for &mut FrameWriter<'_> {
+    type Output = ();
+
+    fn try_push(&mut self, b: u8) -> postcard::Result<()> {
+        self.pending.push(b);
+        self.payload += 1;
+        Ok(())
+    }
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.payload += data.len();
+        if data.len() < DIRECT_WRITE / 2 {
+            self.pending.extend_from_slice(data);
+            return Ok(());
+        }
+        match writev_all(self.fd, self.pending, data) {
+            Ok(()) => {
+                self.pending.clear();
+                Ok(())
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        if !self.pending.is_empty() {
+            if let Err(e) = write_all(self.fd, self.pending) {
+                return Err(self.fail(e));
+            }
+            self.pending.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Writes `a` then `b` with as few `writev` calls as the pipe allows.
+fn writev_all(fd: i32, mut a: &[u8], mut b: &[u8]) -> io::Result<()> {
+    while !a.is_empty() || !b.is_empty() {
+        let iov = [
+            libc::iovec {
+                iov_base: a.as_ptr() as *mut libc::c_void,
+                iov_len: a.len(),
+            },
+            libc::iovec {
+                iov_base: b.as_ptr() as *mut libc::c_void,
+                iov_len: b.len(),
+            },
+        ];
+        // SAFETY: both iovecs describe live, readable slices; the kernel only reads them.
+        let n = unsafe { libc::writev(fd, iov.as_ptr(), 2) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        let mut n = n as usize;
+        let from_a = n.min(a.len());
+        a = &a[from_a..];
+        n -= from_a;
+        b = &b[n..];
     }
     Ok(())
 }

@@ -33,6 +33,7 @@ impl SharedRegion {
     }
 
     /// Start of the region; page-aligned, so any type's alignment is met at offset 0.
+    #[inline]
     pub(crate) fn ptr(&self) -> *mut u8 {
         self.map.as_mut_ptr()
     }

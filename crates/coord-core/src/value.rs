@@ -81,9 +81,13 @@ macro_rules! atomic_plain {
     ($($t:ty => $a:ty),*) => { $(
         impl AtomicPlain for $t {
             type Atomic = $a;
+            #[inline]
             fn load(a: &$a, o: Ordering) -> $t { a.load(o) }
+            #[inline]
             fn store(a: &$a, v: $t, o: Ordering) { a.store(v, o) }
+            #[inline]
             fn swap(a: &$a, v: $t, o: Ordering) -> $t { a.swap(v, o) }
+            #[inline]
             fn compare_exchange(a: &$a, c: $t, n: $t) -> Result<$t, $t> {
                 a.compare_exchange(c, n, Ordering::AcqRel, Ordering::Acquire)
             }
@@ -94,6 +98,7 @@ macro_rules! atomic_int {
     ($($t:ty => $a:ty),*) => { $(
         atomic_plain!($t => $a);
         impl AtomicInt for $t {
+            #[inline]
             fn fetch_add(a: &$a, v: $t, o: Ordering) -> $t { a.fetch_add(v, o) }
         }
     )* };
@@ -255,45 +260,61 @@ impl<T: Plain> DerefMut for ValueGuard<'_, T> {
 /// ```
 #[derive(Clone)]
 pub struct RawValue<T: AtomicPlain> {
-    region: Arc<SharedRegion>,
+    /// Keeps the mapping alive (and shared by clones) while `atomic` points into it.
+    _region: Arc<SharedRegion>,
+    /// Where the atomic lives in `region` (kept here so a read is one load, no indirection).
+    atomic: *const T::Atomic,
     _t: PhantomData<T>,
 }
+
+// SAFETY: the pointer targets a MAP_SHARED region the Arc keeps mapped, and is only used to
+// make `&T::Atomic`, which is Send + Sync.
+unsafe impl<T: AtomicPlain> Send for RawValue<T> {}
+// SAFETY: as above.
+unsafe impl<T: AtomicPlain> Sync for RawValue<T> {}
 
 impl<T: AtomicPlain> RawValue<T> {
     pub fn new(initial: T) -> Result<Self, Error> {
         let region = Arc::new(SharedRegion::new("coord-rawvalue", size_of::<T::Atomic>())?);
         let v = RawValue {
-            region,
+            atomic: region.ptr() as *const T::Atomic,
+            _region: region,
             _t: PhantomData,
         };
         v.set(initial);
         Ok(v)
     }
 
+    #[inline]
     fn atomic(&self) -> &T::Atomic {
         // SAFETY: the region is page-aligned, large enough for one atomic, and mapped while
-        // `self` lives. A shared reference to an atomic is fine even while other processes
-        // write it: that is what atomics are for.
-        unsafe { &*(self.region.ptr() as *const T::Atomic) }
+        // `self.region` lives. A shared reference to an atomic is fine even while other
+        // processes write it: that is what atomics are for.
+        unsafe { &*self.atomic }
     }
 
     /// Acquire load.
+    #[inline]
     pub fn get(&self) -> T {
         T::load(self.atomic(), Ordering::Acquire)
     }
     /// Relaxed load: the cheapest read, when no other data hangs off the flag.
+    #[inline]
     pub fn get_relaxed(&self) -> T {
         T::load(self.atomic(), Ordering::Relaxed)
     }
     /// Release store.
+    #[inline]
     pub fn set(&self, v: T) {
         T::store(self.atomic(), v, Ordering::Release)
     }
     /// Atomically replaces the value and returns the old one.
+    #[inline]
     pub fn swap(&self, v: T) -> T {
         T::swap(self.atomic(), v, Ordering::AcqRel)
     }
     /// Writes `new` only if the value is still `current`: a lock-free check-and-set.
+    #[inline]
     pub fn compare_exchange(&self, current: T, new: T) -> Result<T, T> {
         T::compare_exchange(self.atomic(), current, new)
     }
@@ -301,6 +322,7 @@ impl<T: AtomicPlain> RawValue<T> {
 
 impl<T: AtomicInt> RawValue<T> {
     /// Atomic add; returns the previous value.
+    #[inline]
     pub fn fetch_add(&self, v: T) -> T {
         T::fetch_add(self.atomic(), v, Ordering::AcqRel)
     }
