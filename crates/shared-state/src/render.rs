@@ -39,17 +39,38 @@ fn verdict(c: &Claim) -> &'static str {
     }
 }
 
-/// One line per claim: the lecture's words, this machine's figure, the verdict.
+/// Word-wraps `text` at 110 columns: `first` before the first line, `rest` before the others.
+fn wrap(text: &str, first: &str, rest: &str) -> String {
+    const WIDTH: usize = 110;
+    let mut out = String::new();
+    let mut line = first.to_string();
+    let mut empty = true;
+    for word in text.split(' ') {
+        if !empty && line.chars().count() + 1 + word.chars().count() > WIDTH {
+            out.push_str(&line);
+            out.push('\n');
+            line = rest.to_string();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
+/// Two lines (wrapped) per claim: the lecture's words, then this machine's figure and verdict.
 pub fn claims(claims: &[Claim]) -> String {
     let mut s = String::new();
     for c in claims {
-        let _ = writeln!(s, "  claim {}: {}, \"{}\"", c.section, c.claim, c.lecture);
-        let _ = writeln!(
-            s,
-            "    this machine: {} -> {}",
-            c.measured,
-            verdict(c).to_uppercase()
-        );
+        let head = format!("claim {}: {}, \"{}\"", c.section, c.claim, c.lecture);
+        let body = format!("this machine: {} -> {}", c.measured, verdict(c).to_uppercase());
+        s.push_str(&wrap(&head, "  ", "      "));
+        s.push_str(&wrap(&body, "    ", "      "));
     }
     s
 }
@@ -106,6 +127,17 @@ pub fn latency(t: &LatencyTable) -> String {
     s
 }
 
+/// Rates for people: `812`, `77.3 k`, `15.8 M`.
+fn si(x: f64) -> String {
+    if x >= 1e6 {
+        format!("{:.1} M", x / 1e6)
+    } else if x >= 1e4 {
+        format!("{:.1} k", x / 1e3)
+    } else {
+        group(x.round() as u64)
+    }
+}
+
 /// Section 2: many workers, one counter.
 pub fn bottleneck(rows: &[BottleneckRow]) -> String {
     let mut s = String::new();
@@ -113,50 +145,40 @@ pub fn bottleneck(rows: &[BottleneckRow]) -> String {
     let runs = rows.first().map(|r| r.runs.len()).unwrap_or(0);
     let _ = writeln!(
         s,
-        "\n2. The bottleneck: {workers} worker processes add 1 to one shared counter, {runs} runs, median run shown (3.1)"
+        "\n2. The bottleneck: {workers} worker processes add 1 to one shared counter, {runs} runs each (3.1)"
     );
     let _ = writeln!(
         s,
-        "  {:<45} {:>7} {:>10} {:>8} {:>14} {:>25} {:>11} {:>6}  manager CPU / wall",
-        "how", "workers", "increments", "total ms", "increments/s", "(min - max)", "ns each (1)", "exact"
+        "  {:<42} {:>7} {:>10} {:>8}  {:<25} {:>10}  {}",
+        "how", "workers", "increments", "total ms", "increments/s (min - max)", "ns each(1)", "exact"
     );
     for row in rows {
         let r = &row.median_run;
         let how = format!("{} {}", r.method.letter(), r.method.describe());
-        let exact = if row.all_exact() { "yes" } else { "NO" };
-        let mgr = match r.manager {
-            Some(m) => format!(
-                "{} / {} ms = {:.0}% busy",
-                fmt_ms(m.cpu_ns),
-                fmt_ms(m.wall_ns),
-                m.busy * 100.0
-            ),
-            None => "-".into(),
-        };
-        let range = format!(
-            "({} - {})",
-            group(row.increments_per_sec.min.round() as u64),
-            group(row.increments_per_sec.max.round() as u64)
+        let rate = format!(
+            "{} ({} - {})",
+            si(row.increments_per_sec.median),
+            si(row.increments_per_sec.min),
+            si(row.increments_per_sec.max)
         );
         let _ = writeln!(
             s,
-            "  {:<45} {:>7} {:>10} {:>8} {:>14} {:>25} {:>11} {:>6}  {}",
+            "  {:<42} {:>7} {:>10} {:>8}  {:<25} {:>10}  {}",
             how,
             r.workers,
             group(r.expected),
             fmt_ms(r.total_ns),
-            group(row.increments_per_sec.median.round() as u64),
-            range,
+            rate,
             fmt_ns(r.ns_per_increment_per_worker),
-            exact,
-            mgr
+            if row.all_exact() { "yes" } else { "NO" }
         );
     }
     let _ = writeln!(
         s,
-        "  (1) ns each: total time / increments per worker, how long one increment took as one worker saw it"
+        "  (median run shown; (1) ns each: total time / increments per worker, one increment as a worker saw it)"
     );
     for row in rows.iter().filter(|r| r.median_run.manager.is_some()) {
+        let m = row.median_run.manager.expect("filtered");
         let calls: u64 = row.runs.iter().filter_map(|r| r.manager).map(|m| m.calls).sum();
         let trips: u64 = row
             .runs
@@ -166,13 +188,16 @@ pub fn bottleneck(rows: &[BottleneckRow]) -> String {
             .sum();
         let _ = writeln!(
             s,
-            "  {} with {} worker(s), all runs: {} increments, the manager executed {} calls, the workers' \
-             proxies counted {} round trips",
+            "  {} {} worker(s): manager CPU {} ms in {} ms of wall time = {:.0}% busy; all runs: {} calls \
+             executed,\n      {} round trips counted by the workers' proxies, {} increments arrived",
             row.method.letter(),
             row.workers,
-            group(row.final_counts.iter().sum()),
+            fmt_ms(m.cpu_ns),
+            fmt_ms(m.wall_ns),
+            m.busy * 100.0,
             group(calls),
-            group(trips)
+            group(trips),
+            group(row.final_counts.iter().sum())
         );
     }
     s.push('\n');
