@@ -8,7 +8,8 @@
 //!   comes before the start, or nothing lies between them;
 //! - an include by line numbers past the end of the file;
 //! - a link to a page that does not exist, or exists but is not listed in `SUMMARY.md`
-//!   (mdBook renders only listed pages), or lies outside the book's `src/`.
+//!   (mdBook renders only listed pages), or lies outside the book's `src/`;
+//! - a link `page.md#part` (or `#part`) where the page has no heading with that id.
 
 use std::fmt;
 use std::fs;
@@ -69,11 +70,18 @@ pub fn check_book(book_dir: &Path) -> io::Result<Report> {
             }
         }
         for (line, target) in links_in(&text) {
-            let Some(target_page) = page_of(&target) else {
-                continue;
+            let fragment = target.split_once('#').map(|(_, f)| f.to_string());
+            let resolved = match page_of(&target) {
+                Some(p) => normalize(&dir.join(p)),
+                // A same-page link `#part`: its fragment is checked against this page.
+                None if target.starts_with('#') && target.len() > 1 => normalize(page),
+                None => continue,
             };
             report.links += 1;
-            let resolved = normalize(&dir.join(&target_page));
+            let has_heading = |f: &str| {
+                let text = fs::read_to_string(&resolved).unwrap_or_default();
+                heading_ids(&text).iter().any(|id| id == f)
+            };
             let message = if !resolved.starts_with(normalize(&src)) {
                 format!("link `{target}` leaves the book's src/: it cannot work in the rendered book")
             } else if !resolved.is_file() {
@@ -82,6 +90,8 @@ pub fn check_book(book_dir: &Path) -> io::Result<Report> {
                 format!(
                     "link `{target}`: the page exists but SUMMARY.md does not list it, so it is not rendered"
                 )
+            } else if let Some(f) = fragment.as_deref().filter(|f| !f.is_empty() && !has_heading(f)) {
+                format!("link `{target}`: no heading with id `{f}` on that page")
             } else {
                 continue;
             };
@@ -180,6 +190,58 @@ fn anchor_line(text: &str, marker: &str, name: &str) -> Option<usize> {
             })
         })
     })
+}
+
+/// The ids mdBook gives a page's headings: the text, lower-cased, spaces to `-`, other
+/// punctuation dropped; a repeated id gets `-1`, `-2`, ...
+pub fn heading_ids(text: &str) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    let mut fence = false;
+    for line in text.lines() {
+        let t = line.trim_start();
+        if t.starts_with("```") || t.starts_with("~~~") {
+            fence = !fence;
+            continue;
+        }
+        if fence || !t.starts_with('#') {
+            continue;
+        }
+        let title = t.trim_start_matches('#');
+        if !title.starts_with(' ') {
+            continue; // `#hashtag`, not a heading
+        }
+        // Link text stays, link targets go: "[1.1](x.md)" reads as "1.1".
+        let mut plain = String::new();
+        let mut rest = title.trim();
+        while let Some(open) = rest.find("](") {
+            plain.push_str(&rest[..open]);
+            rest = rest[open..]
+                .find(')')
+                .map_or("", |close| &rest[open + close + 1..]);
+        }
+        plain.push_str(rest);
+        let base: String = plain
+            .trim()
+            .chars()
+            .filter_map(|c| {
+                if c.is_alphanumeric() || c == '_' || c == '-' {
+                    Some(c.to_lowercase().next().unwrap_or(c))
+                } else if c.is_whitespace() {
+                    Some('-')
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let mut id = base.clone();
+        let mut n = 1;
+        while ids.contains(&id) {
+            id = format!("{base}-{n}");
+            n += 1;
+        }
+        ids.push(id);
+    }
+    ids
 }
 
 /// Markdown link targets `[text](target)` outside code, with their line numbers.
@@ -315,14 +377,14 @@ mod tests {
         let b = book_with_page(
             "good",
             "# One\n{{#include ../code/lib.rs:good}}\n{{#include ../code/lib.rs}}\n\
-             {{#include ../code/lib.rs:2:3}}\n[two](sub/two.md#part) [web](https://example.com) [here](#top)\n\
+             {{#include ../code/lib.rs:2:3}}\n[two](sub/two.md#two) [web](https://example.com) [here](#one)\n\
              \\{{#include ../code/missing.rs}} is escaped\n```text\n[not a link](nowhere.md)\n```\n\
              `[code](nowhere.md)`\n",
         );
         let r = check_book(&b.0).unwrap();
         assert_eq!(r.problems, vec![], "{:?}", r.problems);
-        // Pages: SUMMARY, one, orphan, sub/two; links: 2 in SUMMARY, 1 in one, 1 in two.
-        assert_eq!((r.pages, r.includes, r.links), (4, 3, 4));
+        // Pages: SUMMARY, one, orphan, sub/two; links: 2 in SUMMARY, 2 in one, 1 in two.
+        assert_eq!((r.pages, r.includes, r.links), (4, 3, 5));
     }
 
     #[test]
@@ -362,6 +424,20 @@ mod tests {
         assert!(p[1].contains("does not list it"), "{p:?}");
         assert!(p[2].contains("leaves the book's src/"), "{p:?}");
         assert!(p[3].contains("`missing.html#x`: no page"), "{p:?}");
+    }
+
+    #[test]
+    fn fragments_must_name_a_heading() {
+        let b = book_with_page(
+            "fragments",
+            "# One\n## Example 27.1's ranges, `start` [here](sub/two.md)\n## What to notice\n## What to notice\n\
+             [a](#example-271s-ranges-start-here) [b](#what-to-notice-1) [c](#nope) [d](sub/two.md#two) \
+             [e](sub/two.md#three)\n",
+        );
+        let p = b.problems();
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("`#nope`: no heading with id `nope`"), "{p:?}");
+        assert!(p[1].contains("`sub/two.md#three`"), "{p:?}");
     }
 
     #[test]

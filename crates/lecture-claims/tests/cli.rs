@@ -1,0 +1,60 @@
+//! The binary, run as a student runs it, with a deadline: the Python column is skipped with
+//! a clear note when Python is missing, and bad arguments are refused.
+
+use std::process::Command;
+use std::time::Duration;
+
+use lecture_claims::runner::run_with_deadline;
+
+const DEADLINE: Duration = Duration::from_secs(240);
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lecture-claims"))
+}
+
+#[test]
+fn without_python_the_python_column_is_skipped_and_the_run_succeeds() {
+    let mut cmd = bin();
+    cmd.args(["--quick", "--skip-crates"])
+        .env("LECTURE_CLAIMS_PYTHON", "/nonexistent/python3");
+    let out = run_with_deadline(cmd, DEADLINE).unwrap();
+    assert!(!out.timed_out(), "did not finish within {DEADLINE:?}");
+    assert!(
+        out.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        out.stdout,
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("python3 not available")
+            && out.stdout.contains("/nonexistent/python3")
+            && out.stdout.contains("the Python column is skipped"),
+        "{}",
+        out.stdout
+    );
+    // The Rust column is still there, and there is no Python column.
+    let header = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("section"))
+        .expect("a table header");
+    assert!(header.contains("Rust") && !header.contains("Python"), "{header}");
+    assert!(out.stdout.contains("Example 27.1"), "{}", out.stdout);
+}
+
+#[test]
+fn bad_arguments_are_refused_with_a_message() {
+    for args in [&["--timeout", "0"][..], &["--timeout", "soon"], &["--frobnicate"]] {
+        let mut cmd = bin();
+        cmd.args(args);
+        let out = run_with_deadline(cmd, DEADLINE).unwrap();
+        assert_eq!(
+            out.status.and_then(|s| s.code()),
+            Some(2),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("error:"), "{args:?}: {}", out.stderr);
+    }
+}

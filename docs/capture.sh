@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs every command whose output the book shows and stores that output in docs/captured/,
+# with the machine and the date on the first line. The pages include these files, so the
+# book shows what a real run printed. Run it from anywhere; it takes a few minutes.
+#   docs/capture.sh            # everything
+#   docs/capture.sh poison     # only the captures whose name contains "poison"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=docs/captured
+mkdir -p "$out"
+only=${1:-}
+model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+machine="machine: nproc $(nproc), ${model:-unknown CPU}, Linux $(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC')"
+
+# capture NAME SHOWN-COMMAND -- COMMAND...: runs COMMAND, shows SHOWN-COMMAND in the file.
+capture() {
+    local name=$1 shown=$2
+    shift 3
+    [[ -n $only && $name != *"$only"* ]] && return 0
+    echo "capturing $name: $shown" >&2
+    local status=0
+    { echo "$machine"; echo "\$ $shown"; "$@" 2>&1 || status=$?; } > "$out/$name.txt"
+    if [[ $status -ne 0 ]]; then
+        echo "(exit status $status)" >> "$out/$name.txt"
+    fi
+}
+
+# extract NAME FROM START-REGEX END-REGEX: copies the first two lines of captured/FROM.txt (the
+# machine and the command), then its lines from the first match of START-REGEX up to, not
+# including, the next line matching END-REGEX.
+extract() {
+    local name=$1 from=$2 start=$3 end=$4
+    [[ -n $only && $name != *"$only"* && $from != *"$only"* ]] && return 0
+    awk -v s="$start" -v e="$end" '
+        NR <= 2 { print; next }
+        on && $0 ~ e { exit }
+        $0 ~ s { on = 1 }
+        on { print }
+    ' "$out/$from.txt" > "$out/$name.txt"
+}
+
+run() { cargo run -q "$@"; }
+cargo build -q -p lecture-claims --examples --bins
+for c in poison-pill early-exit shared-state check-frequency; do
+    if [[ -f crates/$c/Cargo.toml ]]; then cargo build -q -p "$c" || echo "warning: $c does not build" >&2; fi
+done
+
+capture python_to_rust "cargo run -p lecture-claims --example python_to_rust" -- \
+    run -p lecture-claims --example python_to_rust
+
+capture poison_pill "cargo run -p poison-pill" -- run -p poison-pill
+for mode in terminate side-channel none; do
+    capture "poison_pill_${mode//-/_}" "cargo run -p poison-pill -- --shutdown $mode" -- \
+        run -p poison-pill -- --shutdown "$mode"
+done
+
+capture early_exit "cargo run -p early-exit" -- run -p early-exit
+extract early_exit_example early_exit '^== Example 27\.1' '^== '
+
+capture shared_state "cargo run -p shared-state" -- run -p shared-state
+
+capture check_frequency "cargo run -p check-frequency" -- run -p check-frequency
+extract check_frequency_example check_frequency '^== Example 27\.2' '^== '
+
+capture lecture_claims_quick "cargo run -p lecture-claims -- --quick" -- run -p lecture-claims -- --quick
