@@ -259,3 +259,92 @@ impl Barrier {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quick() -> Options {
+        Options {
+            quiet: true,
+            wait: Duration::from_secs(2),
+            deadline: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn a_passing_body_passes_its_report_through() {
+        let v = run_scenario(&quick(), |_| {
+            Ok(Report {
+                facts: vec!["seen".into()],
+            })
+        });
+        assert_eq!(v.unwrap().facts, vec!["seen".to_string()]);
+    }
+
+    #[test]
+    fn a_panic_in_the_scenario_becomes_a_failure_with_its_message() {
+        let v = run_scenario(&quick(), |_| -> Verdict {
+            panic!("not yet implemented: the thing")
+        });
+        let f = v.unwrap_err();
+        assert!(
+            f.message
+                .starts_with("your code panicked: not yet implemented: the thing"),
+            "{f}"
+        );
+    }
+
+    #[test]
+    fn a_hung_scenario_is_stopped_at_its_deadline() {
+        let v = run_scenario(&quick(), |_| -> Verdict {
+            loop {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        assert!(v.unwrap_err().message.contains("did not finish within 1 s"));
+    }
+
+    #[test]
+    fn a_worker_killed_at_the_deadline_is_reported_and_gone() {
+        let v = run_scenario(
+            &Options {
+                wait: Duration::from_secs(1),
+                deadline: Duration::from_secs(20),
+                quiet: true,
+            },
+            |scene| {
+                let p = scene.start(|| -> i32 {
+                    loop {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                })?;
+                let statuses = scene.join_all(std::slice::from_ref(&p))?;
+                scene.exits_ok("", &statuses)?;
+                Ok(Report::default())
+            },
+        );
+        assert!(
+            v.unwrap_err()
+                .message
+                .contains("worker 0 was still running 1 s later")
+        );
+    }
+
+    #[test]
+    fn a_process_left_running_fails_the_verdict() {
+        // A process the scenario did not start and cannot kill: the check must notice it.
+        let outsider = Process::start(|| std::thread::sleep(Duration::from_secs(10))).unwrap();
+        let v = run_scenario(&quick(), |scene| {
+            scene.track(outsider.pid());
+            Ok(Report::default())
+        });
+        outsider.kill().unwrap();
+        assert!(outsider.join_timeout(Duration::from_secs(5)).unwrap().is_some());
+        let f = v.unwrap_err();
+        assert!(
+            f.message.contains("left running") && f.message.contains(&outsider.pid().to_string()),
+            "{f}"
+        );
+    }
+}

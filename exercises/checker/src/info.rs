@@ -64,7 +64,7 @@ pub static EXERCISES: &[Exercise] = &[
         topic: "shut a worker pool down through its own queue",
         file: "exercises/ex01-poison-pill/src/lib.rs",
         source: include_str!("../../ex01-poison-pill/src/lib.rs"),
-        shipped_hash: 0xf607_3222_e527_47da,
+        shipped_hash: 0x179f_8a7e_8229_4f1a,
         hint: "\
 The queue keeps the order in which one producer puts: if the pills go in after the last
 task, no worker can take a pill before every task has been taken. Put one Job::Stop per
@@ -159,7 +159,7 @@ own making: the pill is the only signal.",
         topic: "exactly one winner when many find at once",
         file: "exercises/ex02-lock-check-set/src/lib.rs",
         source: include_str!("../../ex02-lock-check-set/src/lib.rs"),
-        shipped_hash: 0x929a_1f9c_c57e_d584,
+        shipped_hash: 0x3a9e_b1a8_a638_29f4,
         hint: "\
 \"Is the slot free?\" and \"take the slot\" must be one step: between them, another worker
 can ask the same question and get the same answer. Take the flag's lock first
@@ -199,7 +199,7 @@ inside.",
         topic: "stop a first-found-wins search",
         file: "exercises/ex03-early-exit/src/lib.rs",
         source: include_str!("../../ex03-early-exit/src/lib.rs"),
-        shipped_hash: 0xf887_17d4_d452_4b19,
+        shipped_hash: 0x6974_3021_2931_37df,
         hint: "\
 Nobody can tell the other workers to stop: they must look. In the loop over the range,
 read `found` before each test and return if it is set. When `probe.test(n)` is true,
@@ -231,7 +231,7 @@ flag, put the Find, then return. Without the set, the others have nothing to see
         topic: "a hot counter and a growing list, each with its mechanism",
         file: "exercises/ex04-choose-primitive/src/lib.rs",
         source: include_str!("../../ex04-choose-primitive/src/lib.rs"),
-        shipped_hash: 0xd128_bbc0_65ba_6d5b,
+        shipped_hash: 0x3d0f_1a40_6bc8_28fb,
         hint: "\
 Ask two questions of each piece of state: how often is it touched, and is its size known
 in advance? The counter is touched on every item and is one integer: keep it in shared
@@ -266,7 +266,7 @@ are forked after it returns and inherit it.",
         topic: "read the stop flag every k iterations",
         file: "exercises/ex05-check-interval/src/lib.rs",
         source: include_str!("../../ex05-check-interval/src/lib.rs"),
-        shipped_hash: 0x502d_7ec7_1183_e659,
+        shipped_hash: 0xcbc6_6f86_4702_4017,
         hint: "\
 Count iterations, not results: `for i in 0..work.len()`, and when `i % k == 0` read the
 flag (count the read) and break if it is set; then `work.step(i)` and count the

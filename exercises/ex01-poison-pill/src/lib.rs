@@ -16,6 +16,7 @@
 use coord_core::{Error, Queue};
 pub use coord_exercises_kit::ex01::{Done, Job, process};
 
+// ANCHOR: stub
 /// The producer: put every task on `jobs` (as `Job::Task`), in order, then shut down the
 /// pool of `workers` workers.
 pub fn submit(jobs: &Queue<Job>, tasks: &[u64], workers: usize) -> Result<(), Error> {
@@ -28,3 +29,4 @@ pub fn submit(jobs: &Queue<Job>, tasks: &[u64], workers: usize) -> Result<(), Er
 pub fn worker(me: usize, jobs: &Queue<Job>, done: &Queue<Done>) -> Result<(), Error> {
     todo!("take jobs until the pill")
 }
+// ANCHOR_END: stub

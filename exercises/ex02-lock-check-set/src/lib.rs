@@ -17,9 +17,11 @@
 use coord_core::{Error, Queue};
 pub use coord_exercises_kit::ex02::{Find, Flag};
 
+// ANCHOR: stub
 /// Worker `me` has just found `value`. If no worker has claimed a result yet, claim it:
 /// set `found`, put `Find { worker: me, value }` on `results`, return `Ok(true)`. If another
 /// worker was first, put nothing and return `Ok(false)`.
 pub fn claim(me: usize, value: u64, found: &Flag, results: &Queue<Find>) -> Result<bool, Error> {
     todo!("claim the single winner slot")
 }
+// ANCHOR_END: stub

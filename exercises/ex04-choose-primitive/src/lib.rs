@@ -18,6 +18,7 @@
 use coord_core::{Error, Manager};
 pub use coord_exercises_kit::ex04::SharedState;
 
+// ANCHOR: stub
 /// The state the workers share. Add the fields you need.
 pub struct Shared {}
 
@@ -42,3 +43,4 @@ impl SharedState for Shared {
         todo!("every result, read once after the workers have exited")
     }
 }
+// ANCHOR_END: stub

@@ -16,8 +16,10 @@
 
 pub use coord_exercises_kit::ex05::{StopFlag, Tally, Work};
 
+// ANCHOR: stub
 /// Process `work`'s items in order, reading `stop` once every `k` iterations (`k >= 1`);
 /// return as soon as a read says stop, or when the items run out.
 pub fn worker(stop: &StopFlag, k: u64, work: &Work) -> Tally {
     todo!("a loop that checks the flag every k iterations")
 }
+// ANCHOR_END: stub
