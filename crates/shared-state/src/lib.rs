@@ -169,6 +169,8 @@ pub struct LatencyTable {
     pub manager_ops_per_rep: u64,
     pub shm_ops_per_rep: u64,
     pub rows: Vec<LatencyRow>,
+    /// The manager process the manager rows talked to (shut down before returning).
+    pub manager_pid: u32,
 }
 
 impl LatencyTable {
@@ -519,6 +521,7 @@ pub fn latency_table(cfg: &Config) -> Result<LatencyTable> {
         })
         .collect();
     drop(probes);
+    let manager_pid = manager.pid();
     manager.shutdown()?;
 
     let table_so_far = LatencyTable {
@@ -526,6 +529,7 @@ pub fn latency_table(cfg: &Config) -> Result<LatencyTable> {
         manager_ops_per_rep: m,
         shm_ops_per_rep: s,
         rows: rows.clone(),
+        manager_pid,
     };
     let raw_read = table_so_far.median("raw_value_get");
     let sync_read = table_so_far.median("value_get");
@@ -1382,6 +1386,7 @@ mod tests {
             reps: 1,
             manager_ops_per_rep: 1,
             shm_ops_per_rep: 1,
+            manager_pid: 0,
             rows: vec![
                 row("manager_value_get", Mechanism::Manager, Access::Read, manager_ns),
                 row("manager_list_get", Mechanism::Manager, Access::Read, manager_ns),

@@ -158,6 +158,7 @@ fn json_has_the_claims_and_leaves_no_process_behind() {
         }
     }
     pids.extend(v["fixed_capacity"]["manager_pid"].as_u64());
+    pids.extend(v["latency"]["manager_pid"].as_u64());
     assert!(pids.len() > 40, "expected many pids, got {}", pids.len());
     for pid in pids {
         assert!(!pid_alive(pid as u32), "process {pid} outlived the binary");

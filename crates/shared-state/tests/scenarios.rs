@@ -36,6 +36,13 @@ fn exact_methods_give_exact_final_counts() {
         assert_eq!(r.worker_pids.len(), WORKERS);
         assert_all_gone(&r.worker_pids);
         assert_all_gone(&r.manager_pid.into_iter().collect::<Vec<_>>());
+
+        // A fixed count can finish before the next worker is even scheduled, and then nothing
+        // overlaps: also run for a time window, so that a lost update would really show.
+        let r = run_counter(method, WORKERS, Work::For(Duration::from_millis(30)), DEADLINE).unwrap();
+        assert!(r.done_per_worker.iter().all(|&d| d > 0), "{method:?}");
+        assert_eq!(r.final_count, r.expected, "{method:?} lost updates in a 30 ms window");
+        assert_all_gone(&r.worker_pids);
     }
 }
 
@@ -209,4 +216,5 @@ fn latency_table_has_every_row_and_sane_ratios() {
         assert_eq!(r.ops_per_rep, expected_ops, "{}", r.id);
     }
     assert_eq!(t.row("raw_value_get").unwrap().ratio_to_raw_read, 1.0);
+    assert_all_gone(&[t.manager_pid]);
 }
