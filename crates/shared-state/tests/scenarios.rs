@@ -41,7 +41,10 @@ fn exact_methods_give_exact_final_counts() {
         // overlaps: also run for a time window, so that a lost update would really show.
         let r = run_counter(method, WORKERS, Work::For(Duration::from_millis(30)), DEADLINE).unwrap();
         assert!(r.done_per_worker.iter().all(|&d| d > 0), "{method:?}");
-        assert_eq!(r.final_count, r.expected, "{method:?} lost updates in a 30 ms window");
+        assert_eq!(
+            r.final_count, r.expected,
+            "{method:?} lost updates in a 30 ms window"
+        );
         assert_all_gone(&r.worker_pids);
     }
 }
