@@ -21,7 +21,7 @@ struct Args {
     /// Timed repetitions per latency row (median and min-max are over these) [default: 5, --quick: 3]
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
     reps: Option<u32>,
-    /// Worker processes in the bottleneck and lost-update scenarios
+    /// Worker processes in the bottleneck and lost-update scenarios (2 to 64)
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(2..=64))]
     workers: u32,
     /// Runs of each bottleneck and lost-update scenario [default: 3, --quick: 2]
