@@ -155,13 +155,19 @@ pub fn example_27_2(every: u64) -> Result<Duration> {
     Ok(start.elapsed())
 }
 
-fn per_op(n: u64, f: impl FnOnce()) -> Duration {
+/// Nanoseconds per operation of `f`, which does `n` operations (a float: a raw read takes
+/// less than a nanosecond, below what a `Duration` can hold).
+fn per_op(n: u64, f: impl FnOnce()) -> f64 {
     let start = Instant::now();
     f();
-    start.elapsed() / n as u32
+    ns_per(start.elapsed(), n)
 }
 
-pub fn value_read(n: u64) -> Result<Duration> {
+fn ns_per(d: Duration, n: u64) -> f64 {
+    d.as_secs_f64() * 1e9 / n as f64
+}
+
+pub fn value_read(n: u64) -> Result<f64> {
     let flag = Value::new(false)?;
     Ok(per_op(n, || {
         for _ in 0..n {
@@ -170,7 +176,7 @@ pub fn value_read(n: u64) -> Result<Duration> {
     }))
 }
 
-pub fn raw_read(n: u64) -> Result<Duration> {
+pub fn raw_read(n: u64) -> Result<f64> {
     let flag = RawValue::new(false)?;
     Ok(per_op(n, || {
         for _ in 0..n {
@@ -181,7 +187,7 @@ pub fn raw_read(n: u64) -> Result<Duration> {
 
 /// Example 27.1's critical section on a flag already set, structured as Python's: take the
 /// lock, then read (re-entering it), as `with flag.get_lock(): if not flag.value` does.
-pub fn lock_check_set(n: u64) -> Result<Duration> {
+pub fn lock_check_set(n: u64) -> Result<f64> {
     let flag = Value::new(true)?;
     Ok(per_op(n, || {
         for _ in 0..n {
@@ -193,20 +199,20 @@ pub fn lock_check_set(n: u64) -> Result<Duration> {
     }))
 }
 
-pub fn manager_read(n: u64) -> Result<Duration> {
+pub fn manager_read(n: u64) -> Result<f64> {
     let manager = Manager::start()?;
     let v = manager.value();
     let start = Instant::now();
     for _ in 0..n {
         black_box(v.get()?);
     }
-    let per = start.elapsed() / n as u32;
+    let per = ns_per(start.elapsed(), n);
     manager.shutdown()?;
     Ok(per)
 }
 
 /// 4 processes each add 1 to one shared counter `n` times, under its lock.
-pub fn counter_4x(n: u64) -> Result<Duration> {
+pub fn counter_4x(n: u64) -> Result<f64> {
     let counter = Value::new(0i64)?;
     let start = Instant::now();
     let workers = (0..4)
@@ -227,12 +233,13 @@ pub fn counter_4x(n: u64) -> Result<Duration> {
         counter.get(),
         4 * n
     );
-    Ok(elapsed / (4 * n) as u32)
+    Ok(ns_per(elapsed, 4 * n))
 }
 
-fn median_of(reps: usize, mut f: impl FnMut() -> Result<Duration>) -> Result<Duration> {
+/// The median of `reps` results of `f`.
+fn median_of(reps: usize, mut f: impl FnMut() -> Result<f64>) -> Result<f64> {
     let mut v = (0..reps).map(|_| f()).collect::<Result<Vec<_>>>()?;
-    v.sort();
+    v.sort_by(f64::total_cmp);
     Ok(v[v.len() / 2])
 }
 
@@ -241,36 +248,35 @@ pub fn run_all(quick: bool) -> Result<BTreeMap<String, f64>> {
     let reps = if quick { 3 } else { 5 };
     let scale = if quick { 1 } else { 4 };
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let ns = |d: Duration| d.as_secs_f64() * 1e9;
     let mut f = BTreeMap::new();
-    f.insert("ex27_1_ms".into(), ms(median_of(reps, || Ok(example_27_1()?.0))?));
+    f.insert("ex27_1_ms".into(), median_of(reps, || Ok(ms(example_27_1()?.0)))?);
     f.insert(
         "ex27_2_every10_ms".into(),
-        ms(median_of(reps, || example_27_2(10))?),
+        median_of(reps, || Ok(ms(example_27_2(10)?)))?,
     );
     f.insert(
         "ex27_2_every1000_ms".into(),
-        ms(median_of(reps, || example_27_2(1000))?),
+        median_of(reps, || Ok(ms(example_27_2(1000)?)))?,
     );
     f.insert(
         "manager_get_ns".into(),
-        ns(median_of(reps, || manager_read(500 * scale))?),
+        median_of(reps, || manager_read(500 * scale))?,
     );
     f.insert(
         "value_get_ns".into(),
-        ns(median_of(reps, || value_read(500_000 * scale))?),
+        median_of(reps, || value_read(500_000 * scale))?,
     );
     f.insert(
         "raw_get_ns".into(),
-        ns(median_of(reps, || raw_read(5_000_000 * scale))?),
+        median_of(reps, || raw_read(5_000_000 * scale))?,
     );
     f.insert(
         "lock_check_set_ns".into(),
-        ns(median_of(reps, || lock_check_set(500_000 * scale))?),
+        median_of(reps, || lock_check_set(500_000 * scale))?,
     );
     f.insert(
         "counter_4x_ns".into(),
-        ns(median_of(reps, || counter_4x(20_000 * scale))?),
+        median_of(reps, || counter_4x(20_000 * scale))?,
     );
     Ok(f)
 }
