@@ -127,9 +127,11 @@ pub fn latency(t: &LatencyTable) -> String {
     s
 }
 
-/// Rates for people: `812`, `77.3 k`, `15.8 M`.
+/// Rates for people: `812`, `77.3 k`, `15.8 M`, `1.5 G`.
 fn si(x: f64) -> String {
-    if x >= 1e6 {
+    if x >= 1e9 {
+        format!("{:.1} G", x / 1e9)
+    } else if x >= 1e6 {
         format!("{:.1} M", x / 1e6)
     } else if x >= 1e4 {
         format!("{:.1} k", x / 1e3)
@@ -292,24 +294,35 @@ pub fn notice(t: &LatencyTable, bottleneck: &[BottleneckRow]) -> String {
     let (lo, hi) = manager.fold((f64::INFINITY, 0.0f64), |(lo, hi), r| {
         (lo.min(r.ns.median), hi.max(r.ns.median))
     });
-    let manager_rate = |workers_gt_1: bool| {
+    let manager = |several: bool| {
         bottleneck
             .iter()
-            .find(|r| r.method == crate::Method::ManagerAdd && (r.workers > 1) == workers_gt_1)
-            .map(|r| group(r.increments_per_sec.median.round() as u64))
-            .unwrap_or_else(|| "-".into())
+            .find(|r| r.method == crate::Method::ManagerAdd && (r.workers > 1) == several)
     };
-    format!(
-        "What to notice: every manager operation costs about the same ({}-{} µs: the round trip, not the \
-         data structure),\nwhile a locked shared-memory access costs {} ns and an atomic one {} ns. Through \
-         the manager, more workers\ndo not help ({} increments/s with several, {} with one): calls wait in \
-         one line. Use the manager for rare,\nflexible updates; count locally or with an atomic in hot loops; \
-         hold the lock across a read-modify-write.\n",
+    let scaling = match (manager(true), manager(false)) {
+        (Some(many), Some(one)) => format!(
+            "Through the manager, {} workers reach {} increments/s and one worker {} ({}), \
+             while each worker's calls take {} longer: they wait their turn at one server. ",
+            many.workers,
+            si(many.increments_per_sec.median),
+            si(one.increments_per_sec.median),
+            fmt_ratio(many.increments_per_sec.median / one.increments_per_sec.median),
+            fmt_ratio(
+                many.median_run.ns_per_increment_per_worker / one.median_run.ns_per_increment_per_worker
+            ),
+        ),
+        _ => String::new(),
+    };
+    let text = format!(
+        "What to notice: every manager operation is a round trip to another process ({}-{} µs here, \
+         whatever the data structure), while a locked shared-memory access costs {} ns and an atomic one {} ns. {}Use \
+         the manager for rare, flexible updates; count locally or with an atomic in hot loops; hold the lock \
+         across a read-modify-write.",
         fmt_ns(lo / 1000.0),
         fmt_ns(hi / 1000.0),
         fmt_ns(find("value_get")),
         fmt_ns(find("raw_value_get")),
-        manager_rate(true),
-        manager_rate(false),
-    )
+        scaling,
+    );
+    wrap(&text, "", "")
 }
