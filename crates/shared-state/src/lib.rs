@@ -972,6 +972,14 @@ pub struct LostUpdates {
     pub manager_pids: Vec<u32>,
 }
 
+impl LostUpdates {
+    /// Lost increments over all runs, as a percentage of the increments the workers made.
+    pub fn lost_percent(&self) -> f64 {
+        let made: u64 = self.expected_per_run.iter().sum();
+        100.0 * self.total_lost as f64 / made.max(1) as f64
+    }
+}
+
 /// `cfg.runs` runs of every racy method and of the lock-held and atomic ones.
 pub fn lost_updates(cfg: &Config) -> Result<Vec<LostUpdates>> {
     let methods = [
@@ -980,6 +988,7 @@ pub fn lost_updates(cfg: &Config) -> Result<Vec<LostUpdates>> {
         Method::ManagerGetSet,
         Method::LockedValue,
         Method::AtomicFetchAdd,
+        Method::ManagerAdd,
     ];
     let mut out = Vec::new();
     for method in methods {
@@ -1280,9 +1289,10 @@ pub fn lost_update_claims(lost: &[LostUpdates]) -> Vec<Claim> {
             claim: "raw shared memory needs explicit locks: unlocked read-modify-writes corrupt data".into(),
             lecture: "needs manual lock discipline".into(),
             measured: format!(
-                "RawValue get-then-set lost {} of {} increments over {} runs ({})",
+                "RawValue get-then-set lost {} of {} increments ({:.1}%) over {} runs ({})",
                 group(l.total_lost),
                 group(l.expected_per_run.iter().sum()),
+                l.lost_percent(),
                 runs,
                 match l.runs_without_loss {
                     0 => "every run lost some".to_string(),
@@ -1290,11 +1300,13 @@ pub fn lost_update_claims(lost: &[LostUpdates]) -> Vec<Claim> {
                     n => format!("{n} of {runs} runs happened to lose none"),
                 }
             ),
-            value: l.total_lost as f64,
+            // The share of the increments made that vanished, in percent.
+            value: l.lost_percent(),
             // No loss in a few runs does not prove the code correct: then we cannot tell.
             holds: if l.total_lost > 0 { Some(true) } else { None },
         });
     }
+    let add = lost.iter().find(|l| l.method == Method::ManagerAdd);
     if let Some(l) = lost.iter().find(|l| l.method == Method::ManagerGetSet) {
         let runs = l.lost_per_run.len();
         out.push(Claim {
@@ -1302,13 +1314,22 @@ pub fn lost_update_claims(lost: &[LostUpdates]) -> Vec<Claim> {
             claim: "manager objects are always safe because the manager serializes all accesses".into(),
             lecture: "always safe".into(),
             measured: format!(
-                "single calls are exact (add lost 0), but get-then-set through the manager lost {} of {} \
-                 increments over {} runs",
+                "{}get-then-set through the manager lost {} of {} increments ({:.1}%) over {} runs",
+                match add {
+                    Some(a) => format!(
+                        "one call is exact (add lost {} of {}), but ",
+                        group(a.total_lost),
+                        group(a.expected_per_run.iter().sum())
+                    ),
+                    None => String::new(),
+                },
                 group(l.total_lost),
                 group(l.expected_per_run.iter().sum()),
+                l.lost_percent(),
                 runs
             ),
-            value: l.total_lost as f64,
+            // The share of the increments made that vanished, in percent.
+            value: l.lost_percent(),
             holds: if l.total_lost > 0 { Some(false) } else { None },
         });
     }

@@ -231,7 +231,12 @@ pub fn lost_updates(rows: &[LostUpdates]) -> String {
                 if l == 0 {
                     "0".to_string()
                 } else {
-                    format!("{} ({:.1}%)", group(l), 100.0 * l as f64 / e.max(1) as f64)
+                    let pct = 100.0 * l as f64 / e.max(1) as f64;
+                    if pct < 0.1 {
+                        format!("{} (<0.1%)", group(l))
+                    } else {
+                        format!("{} ({pct:.1}%)", group(l))
+                    }
                 }
             })
             .collect();

@@ -98,6 +98,13 @@ fn quick_run_exits_zero_and_prints_every_row() {
         // Long lines are word-wrapped: compare with every run of whitespace as one space.
         assert!(flat.contains(row), "missing {row:?} in:\n{s}");
     }
+    // The correctness table has a row for the manager's add, exact by design.
+    assert!(
+        s.lines()
+            .any(|l| l.trim_start().starts_with("manager add, one round trip each")
+                && l.contains("(exact by design)")),
+        "{s}"
+    );
     // Each exact method reports "yes" in the bottleneck table.
     for letter in ["(a)", "(b)", "(c)", "(d)"] {
         let line = s

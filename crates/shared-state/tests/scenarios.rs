@@ -124,7 +124,7 @@ fn lock_held_and_atomic_versions_never_lose_an_update() {
         ..Config::quick()
     };
     let rows = lost_updates(&cfg).unwrap();
-    assert_eq!(rows.len(), 5);
+    assert_eq!(rows.len(), 6);
     for r in &rows {
         assert_eq!(r.lost_per_run.len(), 2);
         for (&lost, &made) in r.lost_per_run.iter().zip(&r.expected_per_run) {
@@ -147,7 +147,10 @@ fn lock_held_and_atomic_versions_never_lose_an_update() {
         .filter(|r| r.exact_by_design)
         .map(|r| r.method)
         .collect();
-    assert_eq!(exact, [Method::LockedValue, Method::AtomicFetchAdd]);
+    assert_eq!(
+        exact,
+        [Method::LockedValue, Method::AtomicFetchAdd, Method::ManagerAdd]
+    );
 }
 
 #[test]
