@@ -535,6 +535,12 @@ pub struct WorkerReport {
     pub cpu_ns: u64,
     /// Iterations this worker had completed when the flag went up (read by worker 0 right
     /// after raising it); 0 when the flag was never raised.
+    ///
+    /// With the locked flag, `done - done_at_raise <= K` holds exactly: the mutex orders each
+    /// read against the raise, so a worker's last "not set" read comes before the raise and its
+    /// progress at that read is visible to worker 0. With the atomic flag nothing orders the
+    /// worker's progress store before its flag load (x86 may let the load pass the store), so
+    /// the figure can exceed K by the iteration or so still sitting in a store buffer.
     pub done_at_raise: u64,
 }
 

@@ -39,10 +39,10 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000,10000,100000",
           value_parser = clap::value_parser!(u64).range(1..))]
     intervals: Vec<u64>,
-    /// Iterations per worker in each tight run [default: 50,000; --quick 10,000; --full 400,000]
+    /// Iterations per worker in each tight run [default: 50,000; --quick 10,000; --full 200,000]
     #[arg(long, value_parser = clap::value_parser!(u64).range(2..))]
     tight_iters: Option<u64>,
-    /// Iterations per worker in each heavy run [default: 40; --quick 8; --full 200]
+    /// Iterations per worker in each heavy run [default: 40; --quick 8; --full 100]
     #[arg(long, value_parser = clap::value_parser!(u64).range(2..))]
     heavy_iters: Option<u64>,
     /// Throughput rounds per cell, interleaved, median reported [default: tight 3, heavy 1; --quick 1; --full 5 and 3]
@@ -51,10 +51,10 @@ struct Args {
     /// Stop-latency budget for the recommended interval, in microseconds
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     budget_us: u64,
-    /// Small sizes for CI (about 2 s)
+    /// Small sizes for CI (a few seconds)
     #[arg(long, conflicts_with = "full")]
     quick: bool,
-    /// Larger sizes and more rounds (about a minute)
+    /// Larger sizes and more rounds (about a minute on 2 idle cores)
     #[arg(long)]
     full: bool,
     /// Print one JSON object (claims and every figure) instead of the tables
@@ -117,10 +117,10 @@ fn run(a: &Args) -> Result<()> {
     for kind in kinds {
         let (iters, rounds) = match kind {
             WorkKind::Tight => (
-                a.tight_iters.unwrap_or(pick(10_000, 50_000, 400_000)),
+                a.tight_iters.unwrap_or(pick(10_000, 50_000, 200_000)),
                 pick(1, 3, 5),
             ),
-            WorkKind::Heavy => (a.heavy_iters.unwrap_or(pick(8, 40, 200)), pick(1, 1, 3)),
+            WorkKind::Heavy => (a.heavy_iters.unwrap_or(pick(8, 40, 100)), pick(1, 1, 3)),
         };
         let cfg = SweepConfig {
             workers,

@@ -397,26 +397,34 @@ pub fn recommend_text(recs: &[Recommendation], budget_us: f64) -> String {
 
 pub fn notice_text(out: &Outcome) -> String {
     let mut parts = vec![];
-    if let Some(t) = out.sweeps.iter().find(|s| s.config.work_kind == WorkKind::Tight)
-        && let (Some(l1), Some(lk)) = (
-            t.row(FlagKind::Locked, Some(1)),
-            t.rows.iter().rev().find(|r| r.interval.is_some()),
-        )
+    if let Some(ex) = &out.example
+        && let Some(l) = ex.variant(Check::Lecture(1000))
     {
         parts.push(format!(
-            "in the tight loop a locked read every iteration costs {:+.1}% while the atomic one is near free, and \
-             the rarest check (every {}) let workers run {} iterations after the flag",
-            l1.overhead_pct,
+            "Example 27.2's `count % 1000` let {} numbers pass between two reads, so test the iteration number",
+            group_digits(l.longest_without_read)
+        ));
+    }
+    let (locked, _) = out.read_costs.for_formula(FlagKind::Locked);
+    let (atomic, _) = out.read_costs.for_formula(FlagKind::Atomic);
+    if let Some(t) = out.sweeps.iter().find(|s| s.config.work_kind == WorkKind::Tight)
+        && let Some(lk) = t.rows.iter().rev().find(|r| r.interval.is_some())
+    {
+        parts.push(format!(
+            "a locked read every {} iteration costs {:.1}% of the work ({locked:.1} ns a read), an atomic one \
+             {:.2}%, while the rarest check (every {}) let the workers run {} iterations after the flag",
+            fmt_ns(t.baseline_ns()),
+            locked / t.baseline_ns() * 100.0,
+            atomic / t.baseline_ns() * 100.0,
             lk.interval_label(),
             group_digits(lk.after_raise_total())
         ));
     }
-    if let Some(h) = out.sweeps.iter().find(|s| s.config.work_kind == WorkKind::Heavy)
-        && let Some(l1) = h.row(FlagKind::Locked, Some(1))
-    {
+    if let Some(h) = out.sweeps.iter().find(|s| s.config.work_kind == WorkKind::Heavy) {
         parts.push(format!(
-            "with heavy iterations even a locked read every iteration is lost in the noise ({:+.2}%)",
-            l1.overhead_pct
+            "with {} iterations a locked read every iteration is {:.4}% of the work",
+            fmt_ns(h.baseline_ns()),
+            locked / h.baseline_ns() * 100.0
         ));
     }
     parts.push("the check interval, not the flag mechanism, decides how quickly workers stop".to_string());
