@@ -213,7 +213,7 @@ pub fn latency_table(cfg: &Config) -> Result<LatencyTable> {
 
     let m = cfg.iterations;
     let s = cfg.shm_iterations();
-    let probes: Vec<Probe> = vec![
+    let mut probes: Vec<Probe> = vec![
         // ANCHOR: manager_access
         // Each call below is a whole round trip: serialize the request, write it to the
         // manager's socket, wait until the manager process reads it, runs it and writes the
@@ -485,7 +485,6 @@ pub fn latency_table(cfg: &Config) -> Result<LatencyTable> {
         // ANCHOR_END: value_access
     ];
 
-    let mut probes = probes;
     // Warm up: connect the proxies, put something in the list, fault the pages in.
     for p in probes.iter_mut() {
         (p.run)((p.ops / 10).max(1))?;
@@ -524,16 +523,14 @@ pub fn latency_table(cfg: &Config) -> Result<LatencyTable> {
     let manager_pid = manager.pid();
     manager.shutdown()?;
 
-    let table_so_far = LatencyTable {
-        reps: cfg.reps,
-        manager_ops_per_rep: m,
-        shm_ops_per_rep: s,
-        rows: rows.clone(),
-        manager_pid,
+    let median = |id: &str| {
+        rows.iter()
+            .find(|r| r.id == id)
+            .map(|r| r.ns.median)
+            .unwrap_or(f64::NAN)
     };
-    let raw_read = table_so_far.median("raw_value_get");
-    let sync_read = table_so_far.median("value_get");
-    let sync_write = table_so_far.median("value_set");
+    let (raw_read, sync_read, sync_write) =
+        (median("raw_value_get"), median("value_get"), median("value_set"));
     for r in rows.iter_mut() {
         r.ratio_to_raw_read = r.ns.median / raw_read;
         if r.mechanism == Mechanism::Manager {
@@ -544,7 +541,13 @@ pub fn latency_table(cfg: &Config) -> Result<LatencyTable> {
             r.manager_over_synchronized = Some(r.ns.median / sync);
         }
     }
-    Ok(LatencyTable { rows, ..table_so_far })
+    Ok(LatencyTable {
+        reps: cfg.reps,
+        manager_ops_per_rep: m,
+        shm_ops_per_rep: s,
+        rows,
+        manager_pid,
+    })
 }
 
 // --- 2. many workers, one counter ----------------------------------------------------------
