@@ -982,6 +982,77 @@ pub fn read_cost_ns(kind: FlagKind, reads: u64) -> Result<f64> {
     })
 }
 
+/// `workers` processes reading one flag back to back, all at once.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Contended {
+    pub kind: FlagKind,
+    pub workers: usize,
+    pub reads_per_worker: u64,
+    /// CPU time per read, over all workers, ns.
+    pub cpu_ns_per_read: f64,
+    /// Reads per second by all workers together (first start to last finish).
+    pub total_reads_per_s: f64,
+}
+
+/// Starts `workers` processes that, released together, each read one shared flag `reads` times
+/// with nothing in between: the flag's cost when everybody wants it at once.
+pub fn contended_read_cost(workers: usize, kind: FlagKind, reads: u64) -> Result<Contended> {
+    fn go(workers: usize, reads: u64, flag: &impl StopFlag) -> Result<(Vec<u64>, Vec<u32>)> {
+        let out = RawArray::new(workers * 3, 0u64)?;
+        let ready = RawValue::new(0u32)?;
+        let start = RawValue::new(false)?;
+        let procs = (0..workers)
+            .map(|w| {
+                let (out, ready, start) = (&out, &ready, &start);
+                Process::start(move || {
+                    ready.fetch_add(1);
+                    while !start.get() {
+                        std::thread::yield_now();
+                    }
+                    let (t0, c0) = (monotonic_ns(), thread_cpu_ns());
+                    let mut seen = 0u64;
+                    for _ in 0..reads {
+                        seen += flag.is_set() as u64;
+                    }
+                    black_box(seen);
+                    let (t1, c1) = (monotonic_ns(), thread_cpu_ns());
+                    for (f, v) in [t0, t1, c1 - c0].into_iter().enumerate() {
+                        let _ = out.set(w * 3 + f, v);
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while ready.get() < workers as u32 {
+            if Instant::now() > deadline {
+                bail!("the readers did not start within 30 s");
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        start.set(true);
+        check_joined(&procs)?;
+        Ok((out.to_vec(), procs.iter().map(|p| p.pid()).collect()))
+    }
+    if workers == 0 || reads == 0 {
+        bail!("the contended read needs at least 1 worker and 1 read");
+    }
+    let (v, _pids) = match kind {
+        FlagKind::Locked => go(workers, reads, &Value::new(false)?)?,
+        FlagKind::Atomic => go(workers, reads, &RawValue::new(false)?)?,
+    };
+    let t0 = (0..workers).map(|w| v[w * 3]).min().unwrap_or(0);
+    let t1 = (0..workers).map(|w| v[w * 3 + 1]).max().unwrap_or(0);
+    let cpu: u64 = (0..workers).map(|w| v[w * 3 + 2]).sum();
+    let total = (workers as u64 * reads) as f64;
+    Ok(Contended {
+        kind,
+        workers,
+        reads_per_worker: reads,
+        cpu_ns_per_read: cpu as f64 / total,
+        total_reads_per_s: total / ((t1.saturating_sub(t0)).max(1) as f64 / 1e9),
+    })
+}
+
 /// The arithmetic behind a recommended interval.
 #[derive(Clone, Debug, Serialize)]
 pub struct Recommendation {

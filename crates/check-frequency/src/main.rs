@@ -5,7 +5,9 @@ use std::time::Instant;
 
 use anyhow::Result;
 use check_frequency::report::{self, Outcome, ReadCosts};
-use check_frequency::{FlagKind, SweepConfig, Work, WorkKind, read_cost_ns, run_example, run_sweep};
+use check_frequency::{
+    FlagKind, SweepConfig, Work, WorkKind, contended_read_cost, read_cost_ns, run_example, run_sweep,
+};
 use clap::{Parser, ValueEnum};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -106,6 +108,16 @@ fn run(a: &Args) -> Result<()> {
         atomic_alone_ns: read_cost_ns(FlagKind::Atomic, reads * 10)?,
         locked_in_run_ns: None,
         atomic_in_run_ns: None,
+        locked_contended: Some(contended_read_cost(
+            workers,
+            FlagKind::Locked,
+            pick(200_000, 1_000_000, 2_000_000),
+        )?),
+        atomic_contended: Some(contended_read_cost(
+            workers,
+            FlagKind::Atomic,
+            pick(2_000_000, 10_000_000, 20_000_000),
+        )?),
     };
 
     let kinds: Vec<WorkKind> = match a.work {
