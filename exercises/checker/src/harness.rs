@@ -179,7 +179,8 @@ where
     let verdict = loop {
         match out.get_timeout(Duration::from_millis(20)) {
             Ok(v) => break v,
-            Err(Error::Timeout) => {}
+            // Disconnected: the scenario process has exited; its status says why, below.
+            Err(Error::Timeout) | Err(Error::Disconnected) => {}
             Err(e) => break fail(format!("the checker could not read the verdict: {e}")),
         }
         if let Some(status) = child.exit_status() {
