@@ -983,7 +983,7 @@ pub fn read_cost_ns(kind: FlagKind, reads: u64) -> Result<f64> {
 }
 
 /// `workers` processes reading one flag back to back, all at once.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Contended {
     pub kind: FlagKind,
     pub workers: usize,
@@ -992,6 +992,9 @@ pub struct Contended {
     pub cpu_ns_per_read: f64,
     /// Reads per second by all workers together (first start to last finish).
     pub total_reads_per_s: f64,
+    /// The readers' pids (all reaped), for tests that check none is left.
+    #[serde(skip)]
+    pub pids: Vec<u32>,
 }
 
 /// Starts `workers` processes that, released together, each read one shared flag `reads` times
@@ -1036,7 +1039,7 @@ pub fn contended_read_cost(workers: usize, kind: FlagKind, reads: u64) -> Result
     if workers == 0 || reads == 0 {
         bail!("the contended read needs at least 1 worker and 1 read");
     }
-    let (v, _pids) = match kind {
+    let (v, pids) = match kind {
         FlagKind::Locked => go(workers, reads, &Value::new(false)?)?,
         FlagKind::Atomic => go(workers, reads, &RawValue::new(false)?)?,
     };
@@ -1050,6 +1053,7 @@ pub fn contended_read_cost(workers: usize, kind: FlagKind, reads: u64) -> Result
         reads_per_worker: reads,
         cpu_ns_per_read: cpu as f64 / total,
         total_reads_per_s: total / ((t1.saturating_sub(t0)).max(1) as f64 / 1e9),
+        pids,
     })
 }
 

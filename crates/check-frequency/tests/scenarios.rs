@@ -3,8 +3,9 @@
 
 use check_frequency::chart::{self, Series, YAxis};
 use check_frequency::{
-    Check, FlagKind, RunReport, SweepConfig, SweepRun, Work, WorkKind, corrected_reads, is_prime, recommend,
-    run_example, run_sweep, sequential_prime_count, sieve, simulate_lecture_reads, sweep_run,
+    Check, FlagKind, RunReport, SweepConfig, SweepRun, Work, WorkKind, contended_read_cost, corrected_reads,
+    is_prime, recommend, run_example, run_sweep, sequential_prime_count, sieve, simulate_lecture_reads,
+    sweep_run,
 };
 use coord_core::pid_alive;
 
@@ -298,4 +299,15 @@ fn chart_labels_both_axes() {
         7,
         "{s}"
     );
+}
+
+#[test]
+fn contended_readers_all_finish_and_leave_no_process() {
+    for kind in FlagKind::BOTH {
+        let c = contended_read_cost(3, kind, 2_000).expect("contended read");
+        assert_eq!((c.workers, c.reads_per_worker, c.pids.len()), (3, 2_000, 3));
+        assert!(c.cpu_ns_per_read > 0.0 && c.total_reads_per_s > 0.0);
+        assert_all_gone(&c.pids);
+    }
+    assert!(contended_read_cost(0, FlagKind::Locked, 10).is_err());
 }
