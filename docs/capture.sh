@@ -60,6 +60,6 @@ extract early_exit_example early_exit '^== Example 27\.1' '^== '
 capture shared_state "cargo run -p shared-state" -- run -p shared-state
 
 capture check_frequency "cargo run -p check-frequency" -- run -p check-frequency
-extract check_frequency_example check_frequency '^== Example 27\.2' '^== '
+extract check_frequency_example check_frequency '^Example 27\.2' '^Concept 4\.1'
 
 capture lecture_claims_quick "cargo run -p lecture-claims -- --quick" -- run -p lecture-claims -- --quick
