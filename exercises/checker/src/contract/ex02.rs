@@ -55,9 +55,14 @@ pub fn check(claim: Ex02, opts: &Options) -> Verdict {
             let winners: Vec<usize> = (0..WORKERS).filter(|&i| outcome[i] == WON).collect();
             let r = round + 1;
             if winners.len() > 1 || finds.len() > 1 {
+                let why = if flag.peek() {
+                    "the check and the set were not one step under the lock"
+                } else {
+                    "the flag was never set, so every finder saw it unset"
+                };
                 return fail(format!(
                     "round {r}: {} workers returned true and {} results were put, for one winner slot \
-                     (workers {winners:?} all saw the flag unset: the check and the set were not one step under the lock)",
+                     (workers {winners:?}): {why}",
                     winners.len(),
                     finds.len()
                 ));

@@ -24,7 +24,7 @@ pub const INTERVALS: [u64; 3] = [1, 10, 1000];
 pub fn check(worker: Ex05, opts: &Options) -> Verdict {
     run_scenario(opts, |scene| {
         let mut facts = vec![format!(
-            "{WORKERS} workers, {LEN} items each; the stop is raised when each has done {PAUSE_AT} steps"
+            "{WORKERS} workers, {LEN} items each; the stop is raised when each has done {PAUSE_AT} steps (sums over the workers)"
         )];
         facts.push(format!(
             "{:>6}  {:>12}  {:>12}  {:>26}",
