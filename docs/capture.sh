@@ -58,8 +58,11 @@ capture early_exit "cargo run -p early-exit" -- run -p early-exit
 extract early_exit_example early_exit '^== Example 27\.1' '^== '
 
 capture shared_state "cargo run -p shared-state" -- run -p shared-state
+extract shared_state_access shared_state '^1\. One access' '^2\. The bottleneck'
+extract shared_state_correctness shared_state '^3\. Correctness' '^What to notice'
 
 capture check_frequency "cargo run -p check-frequency" -- run -p check-frequency
 extract check_frequency_example check_frequency '^Example 27\.2' '^Concept 4\.1'
 
 capture lecture_claims_quick "cargo run -p lecture-claims -- --quick" -- run -p lecture-claims -- --quick
+extract lecture_claims_summary lecture_claims_quick '^[0-9]+ claims: ' '^$'
