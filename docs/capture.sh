@@ -48,6 +48,11 @@ done
 capture python_to_rust "cargo run -p lecture-claims --example python_to_rust" -- \
     run -p lecture-claims --example python_to_rust
 
+if command -v python3 >/dev/null; then
+    capture what_python_does "python3 crates/lecture-claims/python/what_python_does.py" -- \
+        python3 crates/lecture-claims/python/what_python_does.py
+fi
+
 capture poison_pill "cargo run -p poison-pill" -- run -p poison-pill
 for mode in terminate side-channel none; do
     capture "poison_pill_${mode//-/_}" "cargo run -p poison-pill -- --shutdown $mode" -- \

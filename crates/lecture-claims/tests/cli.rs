@@ -58,3 +58,43 @@ fn bad_arguments_are_refused_with_a_message() {
         assert!(out.stderr.contains("error:"), "{args:?}: {}", out.stderr);
     }
 }
+
+#[test]
+fn with_python_the_table_has_a_python_column_and_a_ratio() {
+    use lecture_claims::python::{PythonLookup, find_python};
+    let PythonLookup::Found { path, .. } = find_python() else {
+        // The other test covers this machine's case; say so rather than pass silently.
+        eprintln!("python3 not available here: the Python column cannot be tested");
+        return;
+    };
+    let mut cmd = bin();
+    cmd.args(["--quick", "--skip-crates"])
+        .env("LECTURE_CLAIMS_PYTHON", &path);
+    let out = run_with_deadline(cmd, DEADLINE).unwrap();
+    assert!(
+        out.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        out.stdout,
+        out.stderr
+    );
+    let header = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("section"))
+        .expect("a table header");
+    assert!(
+        header.contains("Python") && header.contains("Rust/Python"),
+        "{header}"
+    );
+    // Every workload row has a figure in both columns: no "n/a" means Python measured each id.
+    let rows: Vec<&str> = out
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("section"))
+        .skip(2)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(rows.len() >= 8, "{rows:?}");
+    assert!(rows.iter().all(|r| !r.contains("n/a")), "{}", out.stdout);
+}
