@@ -36,12 +36,17 @@ struct Row {
     floor_name: &'static str,
     ours: f64,
     floor: f64,
+    /// Median over the repetitions of (ours / floor), each pair measured back to back: less
+    /// sensitive to the load of a shared machine changing during the run than a ratio of
+    /// medians.
+    ratio: f64,
     target: f64,
 }
 
 /// Runs `ours` and `floor` `reps` times each, alternating the order; each returns the mean
-/// seconds per operation of one repetition. Returns the two medians.
-fn compare(cfg: &Cfg, mut ours: impl FnMut() -> f64, mut floor: impl FnMut() -> f64) -> (f64, f64) {
+/// seconds per operation of one repetition. Returns the two medians and the median of the
+/// per-repetition ratios.
+fn compare(cfg: &Cfg, mut ours: impl FnMut() -> f64, mut floor: impl FnMut() -> f64) -> (f64, f64, f64) {
     // One untimed warm-up of each (page faults, lazy connections, caches).
     ours();
     floor();
@@ -55,7 +60,8 @@ fn compare(cfg: &Cfg, mut ours: impl FnMut() -> f64, mut floor: impl FnMut() -> 
             a.push(ours());
         }
     }
-    (median(a), median(b))
+    let ratios = a.iter().zip(&b).map(|(x, y)| x / y).collect();
+    (median(a), median(b), median(ratios))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -103,12 +109,13 @@ fn process_start_join(cfg: &Cfg) -> Row {
         }
         per_op(t0, n)
     };
-    let (ours, floor) = compare(cfg, ours, floor);
+    let (ours, floor, ratio) = compare(cfg, ours, floor);
     Row {
         what: "process start + join",
         floor_name: "fork + _exit + waitpid",
         ours,
         floor,
+        ratio,
         target: 1.5,
     }
 }
@@ -172,7 +179,7 @@ where
     let (raw_echo, raw_w, raw_r) = raw_pipe_echo(size);
     let bytes = vec![0x5au8; size];
     let mut back = vec![0u8; size];
-    let (ours, floor) = compare(
+    let (ours, floor, ratio) = compare(
         cfg,
         || {
             let t0 = Instant::now();
@@ -199,6 +206,7 @@ where
         floor_name: "raw pipe ping-pong",
         ours,
         floor,
+        ratio,
         target: 1.2,
     }
 }
@@ -228,7 +236,7 @@ fn manager_round_trip(cfg: &Cfg) -> Row {
     })
     .expect("start raw server");
     let mut reply = [0u8; 8];
-    let (ours, floor) = compare(
+    let (ours, floor, ratio) = compare(
         cfg,
         || {
             let t0 = Instant::now();
@@ -254,6 +262,7 @@ fn manager_round_trip(cfg: &Cfg) -> Row {
         floor_name: "raw socket-pair ping-pong",
         ours,
         floor,
+        ratio,
         target: 1.2,
     }
 }
@@ -282,7 +291,7 @@ fn raw_value_read(cfg: &Cfg) -> Row {
     // SAFETY: the page is aligned, zeroed, mapped for ever, and only touched through atomics.
     let atomic: &AtomicU64 = unsafe { &*(shared_page() as *const AtomicU64) };
     atomic.store(7, Ordering::Release);
-    let (ours, floor) = compare(
+    let (ours, floor, ratio) = compare(
         cfg,
         || {
             let t0 = Instant::now();
@@ -306,6 +315,7 @@ fn raw_value_read(cfg: &Cfg) -> Row {
         floor_name: "AtomicU64 acquire load",
         ours,
         floor,
+        ratio,
         target: 2.0,
     }
 }
@@ -346,7 +356,7 @@ fn value_read(cfg: &Cfg) -> Row {
     // The data the bare mutex guards sits next to it, as in a Value.
     // SAFETY: offset 64 of a fresh page: aligned, inside the page, not aliased.
     let data = unsafe { (m.0 as *mut u8).add(64) as *mut u64 };
-    let (ours, floor) = compare(
+    let (ours, floor, ratio) = compare(
         cfg,
         || {
             let t0 = Instant::now();
@@ -371,6 +381,7 @@ fn value_read(cfg: &Cfg) -> Row {
         floor_name: "pshared pthread lock/unlock",
         ours,
         floor,
+        ratio,
         target: 2.0,
     }
 }
@@ -415,7 +426,7 @@ fn contended_counter(cfg: &Cfg) -> Row {
         }
         per_op(t0, PROCS * k)
     };
-    let (ours, floor) = compare(
+    let (ours, floor, ratio) = compare(
         cfg,
         || {
             counter.set(0);
@@ -449,6 +460,7 @@ fn contended_counter(cfg: &Cfg) -> Row {
         floor_name: "bare pshared pthread mutex",
         ours,
         floor,
+        ratio,
         target: 2.0,
     }
 }
@@ -475,7 +487,8 @@ fn main() {
         println!("(dev build: optimized, overflow checks on; for final numbers: cargo bench)");
     }
     println!(
-        "median of {} repetitions, both sides measured in this run, interleaved{}",
+        "medians of {} repetitions, both sides measured in this run, interleaved; ratio = median of the \
+         per-repetition ratios{}",
         cfg.reps,
         if quick {
             "; --quick: 1/10 of the iterations"
@@ -522,7 +535,7 @@ fn main() {
         "coord-core", "median", "raw floor", "median", "ratio", "target"
     );
     for r in &rows {
-        let ratio = r.ours / r.floor;
+        let ratio = r.ratio;
         println!(
             "{:<34} {:>11}   {:<28} {:>11} {:>6.2}x {:>6.1}x  {}",
             r.what,

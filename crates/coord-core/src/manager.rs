@@ -14,8 +14,8 @@ use std::fmt;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Mutex, TryLockError};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -216,6 +216,10 @@ struct Conn {
 struct Proxy {
     ctrl: Arc<Link>,
     conn: Mutex<Option<Conn>>,
+    /// The pid of the process whose thread holds `conn`'s mutex (0: free or unknown). A child
+    /// forked while a parent thread was in a call inherits the mutex locked for ever; this
+    /// tells it so, and it then makes its call over a connection of its own.
+    holder: AtomicI32,
     calls: AtomicU64,
 }
 
@@ -224,6 +228,7 @@ impl Proxy {
         Proxy {
             ctrl,
             conn: Mutex::new(None),
+            holder: AtomicI32::new(0),
             calls: AtomicU64::new(0),
         }
     }
@@ -274,8 +279,28 @@ impl Proxy {
     }
 
     fn call_uncounted(&self, req: &Request) -> Result<Response, Error> {
-        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let me = crate::queue::my_pid();
+        let mut guard = match self.conn.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            // Another thread of this process is in a call: wait for it.
+            Err(TryLockError::WouldBlock) if self.holder.load(Ordering::Acquire) == me => {
+                self.conn.lock().unwrap_or_else(|p| p.into_inner())
+            }
+            // Locked by a thread of the process we were forked from (it will never unlock
+            // here): one call over a connection of our own.
+            Err(TryLockError::WouldBlock) => {
+                let mut conn = self.connect()?;
+                return self.exchange(&mut conn, req);
+            }
+        };
+        self.holder.store(me, Ordering::Release);
+        let r = self.call_locked(&mut guard, me, req);
+        self.holder.store(0, Ordering::Release);
+        r
+    }
+
+    fn call_locked(&self, guard: &mut Option<Conn>, me: i32, req: &Request) -> Result<Response, Error> {
         // A handle inherited through fork must not reuse the parent's socket: two processes
         // would read each other's replies. Each process connects on its own, as Python's
         // proxies reconnect after fork.
@@ -289,6 +314,11 @@ impl Proxy {
             *guard = Some(self.connect()?);
         }
         let conn = guard.as_mut().expect("connected above");
+        self.exchange(conn, req)
+    }
+
+    /// One round trip: send the request, wait for the reply.
+    fn exchange(&self, conn: &mut Conn, req: &Request) -> Result<Response, Error> {
         send_frame(&conn.sock, req)?;
         let server = self.ctrl.server_pid;
         let resp: Response = recv_frame(&conn.sock, &mut conn.buf, || crate::pid_alive(server as u32))?

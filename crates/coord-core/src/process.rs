@@ -20,7 +20,7 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
+use nix::unistd::{ForkResult, Pid, fork, getppid};
 
 use crate::Error;
 use crate::shm::SharedRegion;
@@ -206,7 +206,8 @@ enum State {
 /// ```
 pub struct Process {
     pid: Pid,
-    pidfd: Option<OwnedFd>,
+    /// Opened on the first `join_timeout` (start + join never needs it).
+    pidfd: std::cell::OnceCell<Option<OwnedFd>>,
     panic_page: Arc<SharedRegion>,
     state: Cell<State>,
 }
@@ -231,10 +232,11 @@ impl Process {
         R: ChildResult,
     {
         install_hook();
-        let panic_page = Arc::new(SharedRegion::new("coord-panic", PANIC_PAGE_LEN)?);
+        crate::queue::install_atfork();
+        let panic_page = take_panic_page()?;
         // Whatever sits in our stdout buffer would otherwise be copied into the child.
         let _ = io::stdout().flush();
-        let parent = getpid();
+        let parent = Pid::from_raw(crate::queue::my_pid());
         // SAFETY: fork is safe to call; what makes it delicate is the child of a
         // multi-threaded parent, which must avoid locks other threads may have held. The
         // child below runs only the closure and async-signal-safe calls, then `_exit`s.
@@ -260,7 +262,7 @@ impl Process {
             }
             ForkResult::Parent { child } => Ok(Process {
                 pid: child,
-                pidfd: pidfd_open(child),
+                pidfd: std::cell::OnceCell::new(),
                 panic_page,
                 state: Cell::new(State::Running),
             }),
@@ -349,7 +351,8 @@ impl Process {
             if left.is_zero() {
                 return Ok(None);
             }
-            match &self.pidfd {
+            // The child has not been reaped (try_reap said so), so its pid is still its own.
+            match self.pidfd.get_or_init(|| pidfd_open(self.pid)) {
                 // A pidfd becomes readable when the process exits: no polling loop needed.
                 Some(fd) => {
                     let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
@@ -403,7 +406,59 @@ impl Drop for Process {
             let _ = self.kill();
             let _ = self.join();
         }
+        if let State::Done(_) = self.state() {
+            // The child is gone: its panic page can serve the next child.
+            give_back_panic_page(self.panic_page.clone());
+        }
     }
+}
+
+// --- panic pages, reused -----------------------------------------------------------------------
+
+/// How many spare panic pages a thread keeps (a page is one `memfd` + `mmap`: reusing it saves
+/// five system calls per `start`).
+const SPARE_PAGES: usize = 32;
+
+thread_local! {
+    /// Spare panic pages of this thread, tagged with the pid they belong to: a forked child
+    /// inherits the list but must not use it (the pages are shared with the parent, which
+    /// may hand them to its own next child).
+    static SPARE: std::cell::RefCell<(i32, Vec<Arc<SharedRegion>>)> =
+        const { std::cell::RefCell::new((0, Vec::new())) };
+}
+
+fn take_panic_page() -> io::Result<Arc<SharedRegion>> {
+    let me = crate::queue::my_pid();
+    let spare = SPARE.with(|s| {
+        let mut s = s.try_borrow_mut().ok()?;
+        if s.0 != me {
+            // Inherited from the parent: not ours. Forget them (unmapping is not needed).
+            std::mem::forget(std::mem::take(&mut s.1));
+            s.0 = me;
+        }
+        s.1.pop()
+    });
+    match spare {
+        Some(page) => Ok(page),
+        None => Ok(Arc::new(SharedRegion::new("coord-panic", PANIC_PAGE_LEN)?)),
+    }
+}
+
+fn give_back_panic_page(page: Arc<SharedRegion>) {
+    if Arc::strong_count(&page) != 2 {
+        return; // someone else still refers to it
+    }
+    // SAFETY: the page is mapped (we hold an Arc) and its child is dead: nobody writes it.
+    unsafe { (*(page.ptr() as *const AtomicU32)).store(0, Ordering::Release) };
+    let me = crate::queue::my_pid();
+    SPARE.with(|s| {
+        if let Ok(mut s) = s.try_borrow_mut()
+            && s.0 == me
+            && s.1.len() < SPARE_PAGES
+        {
+            s.1.push(page);
+        }
+    });
 }
 
 /// Leaves the child at once with `_exit`: no atexit handlers, no destructors, no flush of the

@@ -9,13 +9,24 @@
 //! wake-up each way, as a bare pipe does.
 //!
 //! ## How a consumer learns that every producer is gone
-//! Only producers hold the pipe's write end. A process opens its own write end on its first
-//! `put` (through `/proc/self/fd`, from the read end every process shares), and a forked child
-//! never keeps the write ends it inherited: a `pthread_atfork` handler closes them in the
-//! child. So when every producer has exited (the kernel closes a dead process's descriptors,
-//! also after `SIGKILL`) or called [`Queue::close`], the pipe has no writer left, and a
-//! consumer's `read` returns end-of-file: [`Error::Disconnected`]. No polling, no timer, no
-//! pid bookkeeping: a blocked `get` waits in a plain blocking `read`, as a raw pipe does.
+//! Only producers hold the pipe's write end; the kernel closes a process's descriptors when
+//! it dies (also by `SIGKILL`). So when the last producer has exited or called
+//! [`Queue::close`], the pipe has no writer left and a consumer's `read` returns end-of-file:
+//! [`Error::Disconnected`]. No polling, no timer, no pid bookkeeping: a blocked `get` waits
+//! in a plain blocking `read`, as a raw pipe does.
+//!
+//! Who holds a write end:
+//! - a process that has called `put` (it opens its own through `/proc/self/fd`, from the
+//!   read end every process shares), until it exits or calls `close`;
+//! - a child forked (by the thread that created the queue) while the queue exists: it starts
+//!   as a *potential* producer, so a producer that is slow to start cannot be missed by a
+//!   consumer that sees the fast ones finish. It stops being one when it exits, calls
+//!   `close`, or calls `get`/`get_timeout`/`try_get` before ever putting (it is a consumer).
+//!   A `pthread_atfork` handler gives each child its write end.
+//! - The process that created the queue holds none until it puts.
+//!
+//! So an idle child (one that never touches the queue) keeps the queue connected until it
+//! exits.
 
 use std::fmt;
 use std::io;
@@ -23,7 +34,7 @@ use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::Once;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -93,32 +104,117 @@ pub struct QueueStats {
     pub bytes_got: u64,
 }
 
-// --- this process's write ends ---------------------------------------------------------------
+// --- which queues a forked child inherits a write end of --------------------------------------
 
-/// Every write end this process opened, so that a forked child can close its copies at once.
-static WRITE_ENDS: [AtomicI32; MAX_PRODUCERS] = [const { AtomicI32::new(-1) }; MAX_PRODUCERS];
+/// How many queues one process may hold at once for its children to inherit (queues beyond
+/// this work, but their children become producers only by putting).
+const MAX_QUEUES: usize = 1024;
+/// Every live queue of this process, so that the atfork handler can give a child write ends.
+static QUEUES: [AtomicPtr<Inner>; MAX_QUEUES] = [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_QUEUES];
 /// This process's pid, cached (0: not known yet; reset in every forked child).
 static MY_PID: AtomicI32 = AtomicI32::new(0);
 static ATFORK: Once = Once::new();
+static NEXT_THREAD_TAG: AtomicU64 = AtomicU64::new(1);
 
-extern "C" fn in_forked_child() {
-    MY_PID.store(0, Ordering::Relaxed);
-    for slot in &WRITE_ENDS {
-        let fd = slot.swap(-1, Ordering::Relaxed);
-        if fd >= 0 {
-            // SAFETY: `fd` is a write end this process's parent opened and registered; the
-            // child never uses it (the queue's `tx` is tagged with the parent's pid), and
-            // close is async-signal-safe, as an atfork child handler requires.
-            unsafe { libc::close(fd) };
+thread_local! {
+    /// A number for this thread (0 until first needed). A forked child's only thread is a
+    /// copy of the thread that forked, with the same number.
+    static THREAD_TAG: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn thread_tag() -> u64 {
+    THREAD_TAG.with(|t| {
+        if t.get() == 0 {
+            t.set(NEXT_THREAD_TAG.fetch_add(1, Ordering::Relaxed));
+        }
+        t.get()
+    })
+}
+
+/// Calls `mine` on every live queue created by the calling thread, `other` on the rest. Only
+/// a thread's own queues are inherited by its children: in `cargo test` every test has its
+/// own thread, and one test's children must not keep another test's queues connected.
+fn for_each_queue(mine: impl Fn(&Inner), other: impl Fn(&Inner)) {
+    let tag = THREAD_TAG.with(|t| t.get());
+    for slot in &QUEUES {
+        let p = slot.load(Ordering::Acquire);
+        if !p.is_null() {
+            // SAFETY: a registered Inner is alive: whoever drops it unregisters it first (and
+            // the forking thread is busy forking, not dropping). In a child nothing is freed.
+            let inner = unsafe { &*p };
+            if tag != 0 && inner.creator_thread == tag {
+                mine(inner);
+            } else {
+                other(inner);
+            }
         }
     }
 }
 
+/// In the parent, just before `fork`: give each queue of this thread a write end that the
+/// child will inherit through the fork itself (so the child is a potential producer from its
+/// first instant, not from whenever it gets to run).
+extern "C" fn before_fork() {
+    for_each_queue(
+        |inner| {
+            let tx = inner.tx.load(Ordering::Acquire);
+            if tx == 0 || (tx >> 32) as i32 != my_pid() {
+                inner.fork_tx.store(
+                    open_write_end(inner.rx.as_raw_fd()).unwrap_or(-1),
+                    Ordering::Release,
+                );
+            }
+        },
+        |_| {},
+    );
+}
+
+/// In the parent, just after `fork`: the temporary write ends are the child's, not ours.
+extern "C" fn after_fork_in_parent() {
+    for_each_queue(
+        |inner| {
+            let fd = inner.fork_tx.swap(-1, Ordering::AcqRel);
+            if fd >= 0 {
+                // SAFETY: opened by `before_fork` for the child; the parent never uses it.
+                unsafe { libc::close(fd) };
+            }
+        },
+        |_| {},
+    );
+}
+
+/// In the child, just after `fork` (async-signal-safe calls only): adopt the write ends.
+extern "C" fn in_forked_child() {
+    // SAFETY: getpid is async-signal-safe, as everything in an atfork child handler must be.
+    let me = unsafe { libc::getpid() };
+    MY_PID.store(me, Ordering::Relaxed);
+    for_each_queue(
+        |inner| inner.adopt_in_child(me),
+        |inner| {
+            // Another thread's queue: the copy of the parent's write end (if it had one) must
+            // not keep that queue connected for as long as this child lives.
+            let tx = inner.tx.swap(0, Ordering::Relaxed);
+            if tx != 0 {
+                // SAFETY: the copy of a write end this child never uses; close is
+                // async-signal-safe.
+                unsafe { libc::close((tx & 0xffff_ffff) as i32 - 1) };
+            }
+            inner.inherited.store(false, Ordering::Relaxed);
+        },
+    );
+}
+
 pub(crate) fn install_atfork() {
     ATFORK.call_once(|| {
-        // SAFETY: registers a handler that runs in the child after every fork; it only calls
-        // close and touches atomics.
-        let rc = unsafe { libc::pthread_atfork(None, None, Some(in_forked_child)) };
+        // SAFETY: registers handlers run around every fork of this process; they open/close
+        // descriptors and touch atomics (the child's one calls async-signal-safe functions only).
+        let rc = unsafe {
+            libc::pthread_atfork(
+                Some(before_fork),
+                Some(after_fork_in_parent),
+                Some(in_forked_child),
+            )
+        };
         assert_eq!(rc, 0, "pthread_atfork failed");
     });
 }
@@ -136,21 +232,33 @@ pub(crate) fn my_pid() -> i32 {
     }
 }
 
-fn register_write_end(fd: i32) -> bool {
-    WRITE_ENDS.iter().any(|s| {
-        s.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
-    })
-}
-
-fn unregister_write_end(fd: i32) {
-    for s in &WRITE_ENDS {
-        if s.compare_exchange(fd, -1, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
-        {
-            return;
+/// Opens a new write end of the pipe whose read end is `rx`, through `/proc/self/fd/<rx>`.
+/// Async-signal-safe (no allocation): the atfork handler uses it.
+fn open_write_end(rx: i32) -> Option<i32> {
+    let mut path = [0u8; 32];
+    let prefix = b"/proc/self/fd/";
+    path[..prefix.len()].copy_from_slice(prefix);
+    let mut digits = [0u8; 10];
+    let (mut n, mut k) = (rx as u32, 0);
+    loop {
+        digits[k] = b'0' + (n % 10) as u8;
+        k += 1;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
+    for i in 0..k {
+        path[prefix.len() + i] = digits[k - 1 - i];
+    }
+    // SAFETY: `path` is NUL-terminated (zero-filled past the digits); open is
+    // async-signal-safe and returns a new descriptor or -1.
+    let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    (fd >= 0).then_some(fd)
+}
+
+fn tag_fd(pid: i32, fd: i32) -> u64 {
+    u64::from(pid as u32) << 32 | (fd as u64 + 1)
 }
 
 struct Inner {
@@ -162,19 +270,63 @@ struct Inner {
     /// The same read end opened a second time, non-blocking, for the rest of a frame already
     /// begun: take what is there, and wait in `poll` (with a writer check) only if nothing is.
     rx_nb: OwnedFd,
-    /// This process's write end: `pid << 32 | (fd + 1)`, 0 when not open. A value tagged with
-    /// another pid was copied from the parent by fork, and its fd is already closed here.
+    /// This process's write end: `pid << 32 | (fd + 1)`, 0 when not open.
     tx: AtomicU64,
+    /// The write end was given at fork and this process has not put yet: a potential
+    /// producer, which becomes a consumer (and lets the write end go) on its first `get`.
+    inherited: AtomicBool,
+    /// The thread that created the queue (`thread_tag`): only its children inherit.
+    creator_thread: u64,
+    /// A write end opened just before a fork, for the child (-1 otherwise).
+    fork_tx: AtomicI32,
+}
+
+impl Inner {
+    fn header(&self) -> &Header {
+        // SAFETY: the region was sized for a Header at HEADER_OFF (aligned: 256 on a page) and
+        // stays mapped while `self` lives; Header is all atomics.
+        unsafe { &*(self.region.ptr().add(HEADER_OFF) as *const Header) }
+    }
+
+    /// In a freshly forked child (from the atfork handler: no allocation, no locks): take
+    /// the write end inherited through the fork as this process's own.
+    fn adopt_in_child(&self, me: i32) {
+        let tmp = self.fork_tx.swap(-1, Ordering::Relaxed);
+        let tx = self.tx.load(Ordering::Relaxed);
+        let fd = if tmp >= 0 {
+            if tx != 0 {
+                // The parent's own write end was copied too (a parent that had put earlier and
+                // closed it meanwhile would have tx = 0); one is enough.
+                // SAFETY: the copy of the parent's write end, unused in this child.
+                unsafe { libc::close((tx & 0xffff_ffff) as i32 - 1) };
+            }
+            tmp
+        } else if tx != 0 {
+            // The parent is a producer: fork copied its write end, now this process's own.
+            (tx & 0xffff_ffff) as i32 - 1
+        } else {
+            return; // no write end could be opened before the fork
+        };
+        self.tx.store(tag_fd(me, fd), Ordering::Relaxed);
+        self.inherited.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        let me = self as *mut Inner;
+        for slot in &QUEUES {
+            if slot
+                .compare_exchange(me, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                break;
+            }
+        }
         let tx = self.tx.swap(0, Ordering::AcqRel);
         if tx != 0 && (tx >> 32) as i32 == my_pid() {
-            let fd = (tx & 0xffff_ffff) as i32 - 1;
-            unregister_write_end(fd);
-            // SAFETY: this process opened `fd` and nothing else owns it.
-            unsafe { libc::close(fd) };
+            // SAFETY: this process's write end; nothing else owns it.
+            unsafe { libc::close((tx & 0xffff_ffff) as i32 - 1) };
         }
     }
 }
@@ -185,10 +337,13 @@ impl Drop for Inner {
 /// Messages from one producer arrive in the order it put them; messages of any size up to
 /// [`MAX_MESSAGE`] arrive whole, exactly once.
 ///
-/// A process becomes a *producer* the first time it calls [`put`](Queue::put). When every
-/// producer has exited or called [`close`](Queue::close) and the queue is empty, a waiting
-/// [`get`](Queue::get) returns [`Error::Disconnected`] instead of waiting for ever. Before
-/// the first `put` of any process, `get` waits: nobody has had a chance to produce yet.
+/// A process is a *producer* once it calls [`put`](Queue::put); a child forked after the
+/// queue was made (by the thread that made it) counts as one from its start, until it calls
+/// `get` without having put (then it is a consumer). When every producer has exited or called
+/// [`close`](Queue::close) and the queue is empty, a waiting [`get`](Queue::get) returns
+/// [`Error::Disconnected`] instead of waiting for ever; a child that never touches the queue
+/// keeps it connected until it exits. Before any process has put, `get` waits. (The module
+/// documentation explains the mechanism.)
 ///
 /// ```
 /// use coord_core::{Process, Queue};
@@ -255,24 +410,32 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
             nix::sys::stat::Mode::empty(),
         )?;
+        let inner = Arc::new(Inner {
+            region,
+            wlock,
+            rlock,
+            rx,
+            rx_nb,
+            tx: AtomicU64::new(0),
+            inherited: AtomicBool::new(false),
+            creator_thread: thread_tag(),
+            fork_tx: AtomicI32::new(-1),
+        });
+        // Registered for the atfork handler (if the table is full, children of this queue
+        // become producers only by putting).
+        let p = Arc::as_ptr(&inner) as *mut Inner;
+        let _ = QUEUES.iter().any(|slot| {
+            slot.compare_exchange(std::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        });
         Ok(Queue {
-            inner: Arc::new(Inner {
-                region,
-                wlock,
-                rlock,
-                rx,
-                rx_nb,
-                tx: AtomicU64::new(0),
-            }),
+            inner,
             _t: PhantomData,
         })
     }
 
     fn header(&self) -> &Header {
-        // SAFETY: the region was sized for a Header at HEADER_OFF (aligned: 256 on a page) and
-        // stays mapped while `inner` lives; Header is all atomics, so a shared reference is fine
-        // while other processes change it.
-        unsafe { &*(self.inner.region.ptr().add(HEADER_OFF) as *const Header) }
+        self.inner.header()
     }
 
     /// Puts one message (`q.put(item)`). Blocks only while the pipe is full.
@@ -374,29 +537,55 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         let me = my_pid();
         let tx = self.inner.tx.load(Ordering::Acquire);
         if tx != 0 && (tx >> 32) as i32 == me {
+            if self.inner.inherited.swap(false, Ordering::AcqRel) {
+                self.count_producer(); // a potential producer's first put
+            }
             return Ok((tx & 0xffff_ffff) as i32 - 1);
         }
         // A second write end of the same pipe, opened from the read end every process holds.
-        let path = format!("/proc/self/fd/{}", self.inner.rx.as_raw_fd());
-        let fd = nix::fcntl::open(
-            path.as_str(),
-            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )?;
-        let raw = fd.as_raw_fd();
-        if !register_write_end(raw) {
-            return Err(Error::TooManyProducers { max: MAX_PRODUCERS });
-        }
-        std::mem::forget(fd); // owned through `tx` from now on
-        self.inner
-            .tx
-            .store(u64::from(me as u32) << 32 | (raw as u64 + 1), Ordering::Release);
-        // Counted only once the write end exists: a consumer that sees the count and then
-        // end-of-file knows this producer has really gone.
+        let fd = open_write_end(self.inner.rx.as_raw_fd()).ok_or_else(io::Error::last_os_error)?;
+        self.inner.tx.store(tag_fd(me, fd), Ordering::Release);
+        self.inner.inherited.store(false, Ordering::Release);
+        self.count_producer();
+        Ok(fd)
+    }
+
+    /// Counts a process that has put (after its write end exists: a consumer that sees the
+    /// count and then end-of-file knows this producer has really gone).
+    fn count_producer(&self) {
         if self.header().producers_seen.fetch_add(1, Ordering::AcqRel) == 0 {
             futex_wake_all(&self.header().producers_seen);
         }
-        Ok(raw)
+    }
+
+    /// A consumer's first `get` in a child that inherited a write end and never put: let the
+    /// write end go, or this process would keep the queue connected for itself. Needs the
+    /// writer lock (no `put` of this process may be using the descriptor); while a writer
+    /// holds it, data is usually on its way: `false` means "readable now, try again later".
+    fn drop_inherited_end(&self) -> Result<bool, Error> {
+        loop {
+            if let Some(acquired) = self.inner.wlock.try_lock()? {
+                let _unlock = Unlock(&self.inner.wlock);
+                let h = self.header();
+                if let Acquired::OwnerDied = acquired
+                    && h.write_in_flight.load(Ordering::Acquire) != 0
+                {
+                    h.corrupted.store(true, Ordering::Release);
+                }
+                if self.inner.inherited.swap(false, Ordering::AcqRel) {
+                    let tx = self.inner.tx.swap(0, Ordering::AcqRel);
+                    if tx != 0 && (tx >> 32) as i32 == my_pid() {
+                        // SAFETY: this process's write end, no longer referenced by `tx`, and
+                        // no put of ours is using it (we hold the writer lock).
+                        unsafe { libc::close((tx & 0xffff_ffff) as i32 - 1) };
+                    }
+                }
+                return Ok(true);
+            }
+            if self.readable(Duration::from_millis(1))? {
+                return Ok(false);
+            }
+        }
     }
 
     /// Waits for the next message (`q.get()`). Returns [`Error::Disconnected`] once the queue
@@ -427,11 +616,11 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     pub fn close(&self) {
         // Under the writer lock: no `put` of this process is using the write end meanwhile.
         let _g = self.inner.wlock.lock().ok().map(|_| Unlock(&self.inner.wlock));
+        self.inner.inherited.store(false, Ordering::Release);
         let tx = self.inner.tx.load(Ordering::Acquire);
         if tx != 0 && (tx >> 32) as i32 == my_pid() {
             self.inner.tx.store(0, Ordering::Release);
             let fd = (tx & 0xffff_ffff) as i32 - 1;
-            unregister_write_end(fd);
             // SAFETY: this process opened `fd`; `tx` no longer refers to it, so nobody uses it.
             unsafe { libc::close(fd) };
         }
@@ -460,9 +649,29 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     fn recv(&self, deadline: Option<Instant>) -> Result<T, Error> {
         let h = self.header();
-        let acquired = match self.inner.rlock.lock_until(deadline)? {
-            Some(a) => a,
-            None => return Err(Error::Timeout),
+        let acquired = loop {
+            if !self.inner.inherited.load(Ordering::Relaxed) {
+                match self.inner.rlock.lock_until(deadline)? {
+                    Some(a) => break a,
+                    None => return Err(Error::Timeout),
+                }
+            }
+            // A child that inherited a write end and gets before putting is a consumer: it
+            // lets the write end go, or it would keep the queue connected for itself (and for
+            // the consumer ahead of it, waiting in the pipe for an end-of-file).
+            self.drop_inherited_end()?;
+            if !self.inner.inherited.load(Ordering::Relaxed) {
+                continue;
+            }
+            // Not yet (a writer is busy): never wait long for the reader lock meanwhile.
+            let slice = Instant::now() + Duration::from_millis(10);
+            let until = deadline.map_or(slice, |d| d.min(slice));
+            if let Some(a) = self.inner.rlock.lock_until(Some(until))? {
+                break a;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::Timeout);
+            }
         };
         let _unlock = Unlock(&self.inner.rlock);
         if let Acquired::OwnerDied = acquired
@@ -500,6 +709,12 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 let n = unsafe { self.read_some(ra.add(avail), RA_CAP - avail)? };
                 h.ra_end.store((avail + n) as u32, Ordering::Relaxed);
                 continue;
+            }
+            // A child that inherited a write end and gets before putting is a consumer: it must
+            // not hold a write end while it waits, or it would wait for itself.
+            // (`false`: not yet, a writer is busy, but there is data to read; next time.)
+            if self.inner.inherited.load(Ordering::Relaxed) {
+                self.drop_inherited_end()?;
             }
             // Between frames, nothing buffered: wait for the pipe. Without a deadline this is
             // one blocking `read`, exactly what a raw pipe reader does; with one, `poll` first.

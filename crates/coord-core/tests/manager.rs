@@ -171,3 +171,24 @@ fn a_client_killed_mid_session_does_not_disturb_the_others() {
     join_ok(&others);
     assert_eq!(value.get().unwrap(), 200);
 }
+
+#[test]
+fn threads_of_one_process_share_a_proxy() {
+    let manager = Manager::start().unwrap();
+    let value = manager.value();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..200 {
+                    value.add(1).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(value.get().unwrap(), 800);
+    assert_eq!(value.round_trips(), 801);
+    // A child forked afterwards uses the same proxy over its own connection.
+    let p = Process::start(|| value.add(1).map(drop)).unwrap();
+    assert!(join(&p).success());
+    assert_eq!(value.get().unwrap(), 801);
+}

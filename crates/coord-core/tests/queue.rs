@@ -418,20 +418,65 @@ fn a_torn_message_is_reported_also_while_other_producers_stay_alive() {
 }
 
 #[test]
-fn a_child_forked_after_its_parent_put_is_not_a_producer() {
+fn a_producer_that_starts_late_is_not_missed() {
+    // Producer 1 puts nothing until the consumer has seen all of producer 0's messages and
+    // producer 0 has exited. A consumer that only counted processes that had put would
+    // declare the queue disconnected right there and lose producer 1's messages.
+    let q: Queue<(u32, u32)> = Queue::new().unwrap();
+    let go = RawValue::new(false).unwrap();
+    let p0 = Process::start(|| -> Result<(), Error> {
+        for i in 0..100 {
+            q.put(&(0, i))?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let p1 = Process::start(|| -> Result<(), Error> {
+        wait_until("go", || go.get());
+        for i in 0..100 {
+            q.put(&(1, i))?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    for i in 0..100 {
+        assert_eq!(q.get_timeout(DEADLINE).unwrap(), (0, i));
+    }
+    assert!(join(&p0).success());
+    // Producer 0 is gone and nothing is in the pipe, but producer 1 still could put.
+    let r = q.get_timeout(Duration::from_millis(100));
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+    go.set(true);
+    for i in 0..100 {
+        assert_eq!(q.get_timeout(DEADLINE).unwrap(), (1, i));
+    }
+    assert!(join(&p1).success());
+    assert!(matches!(q.get_timeout(DEADLINE), Err(Error::Disconnected)));
+}
+
+#[test]
+fn a_child_that_never_touches_the_queue_keeps_it_connected_until_it_exits() {
     let q: Queue<u32> = Queue::new().unwrap();
-    q.put(&1).unwrap(); // the parent is a producer now
-    // This child never puts: the write end it inherited is closed at fork, so it does not
-    // keep the queue connected.
+    q.put(&1).unwrap(); // the parent is a producer
     let idle = Process::start(sleep_until_killed).unwrap();
-    let consumer = Process::start(|| match (q.get(), q.get()) {
-        (Ok(1), Err(Error::Disconnected)) => 0,
+    let consumer = Process::start(|| match q.get() {
+        // The consumer's first get lets its own inherited write end go.
+        Ok(1) => match q.get_timeout(Duration::from_millis(100)) {
+            Err(Error::Timeout) => match q.get() {
+                Err(Error::Disconnected) => 0,
+                _ => 4,
+            },
+            _ => 3,
+        },
         _ => 2,
     })
     .unwrap();
-    q.close(); // the parent is done producing
+    q.close(); // the parent is done producing; `idle` still could
+    wait_until("consumer past its timeout", || q.stats().messages_got == 1);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(consumer.is_alive(), "the idle child still holds a write end");
+    idle.kill().unwrap();
     assert_eq!(join(&consumer), ExitStatus::Exited(0));
-    assert!(idle.is_alive());
     // Putting again makes the parent a producer again.
     q.put(&2).unwrap();
     assert_eq!(q.get_timeout(DEADLINE).unwrap(), 2);
