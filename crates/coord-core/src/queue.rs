@@ -34,7 +34,7 @@ use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::Once;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -111,6 +111,8 @@ pub struct QueueStats {
 const MAX_QUEUES: usize = 1024;
 /// Every live queue of this process, so that the atfork handler can give a child write ends.
 static QUEUES: [AtomicPtr<Inner>; MAX_QUEUES] = [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_QUEUES];
+/// One past the highest slot of `QUEUES` ever used: the fork handlers scan only that far.
+static QUEUES_USED: AtomicUsize = AtomicUsize::new(0);
 /// This process's pid, cached (0: not known yet; reset in every forked child).
 static MY_PID: AtomicI32 = AtomicI32::new(0);
 static ATFORK: Once = Once::new();
@@ -136,7 +138,7 @@ fn thread_tag() -> u64 {
 /// own thread, and one test's children must not keep another test's queues connected.
 fn for_each_queue(mine: impl Fn(&Inner), other: impl Fn(&Inner)) {
     let tag = THREAD_TAG.with(|t| t.get());
-    for slot in &QUEUES {
+    for slot in &QUEUES[..QUEUES_USED.load(Ordering::Acquire).min(MAX_QUEUES)] {
         let p = slot.load(Ordering::Acquire);
         if !p.is_null() {
             // SAFETY: a registered Inner is alive: whoever drops it unregisters it first (and
@@ -424,10 +426,12 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         // Registered for the atfork handler (if the table is full, children of this queue
         // become producers only by putting).
         let p = Arc::as_ptr(&inner) as *mut Inner;
-        let _ = QUEUES.iter().any(|slot| {
+        if let Some(i) = QUEUES.iter().position(|slot| {
             slot.compare_exchange(std::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
-        });
+        }) {
+            QUEUES_USED.fetch_max(i + 1, Ordering::AcqRel);
+        }
         Ok(Queue {
             inner,
             _t: PhantomData,
