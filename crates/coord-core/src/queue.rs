@@ -92,7 +92,7 @@ const HEADER_OFF: usize = 256;
 /// next messages too. What it does not use stays here for the next consumer, whatever its
 /// process: the buffer is shared memory, guarded by the reader lock.
 const RA_OFF: usize = 4096;
-const RA_CAP: usize = 16 << 10;
+const RA_CAP: usize = 4 << 10;
 
 /// Totals over every process that used the queue: what crossing the boundary cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
