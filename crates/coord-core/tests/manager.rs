@@ -192,3 +192,18 @@ fn threads_of_one_process_share_a_proxy() {
     assert!(join(&p).success());
     assert_eq!(value.get().unwrap(), 801);
 }
+
+#[test]
+fn a_manager_started_while_a_queue_exists_does_not_keep_it_connected() {
+    // The server is a forked child too, but it closes every descriptor it inherited.
+    let q: coord_core::Queue<u8> = coord_core::Queue::new().unwrap();
+    let manager = Manager::start().unwrap();
+    let p = Process::start(|| q.put(&7)).unwrap();
+    assert!(join(&p).success());
+    assert_eq!(q.get_timeout(common::DEADLINE).unwrap(), 7);
+    assert!(matches!(
+        q.get_timeout(common::DEADLINE),
+        Err(Error::Disconnected)
+    ));
+    assert!(coord_core::pid_alive(manager.pid()));
+}
