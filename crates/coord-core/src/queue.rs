@@ -499,7 +499,13 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         }
         // Under the writer lock, so that `close` cannot close it under our feet.
         let tx = self.write_end()?;
-        h.write_in_flight.store(1, Ordering::Release);
+        // A frame of at most PIPE_BUF bytes goes out in one write(2), which the kernel makes
+        // atomic: a writer killed around it leaves all of the frame or none of it, never a
+        // part. Only a larger frame can be left half-written, so only that one is marked.
+        let atomic = small && FRAME_HEADER + size <= libc::PIPE_BUF;
+        if !atomic {
+            h.write_in_flight.store(1, Ordering::Release);
+        }
         if small {
             write_all(tx, buf)?;
         } else {
