@@ -10,6 +10,7 @@ use std::fmt;
 use std::io;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::shm::SharedRegion;
@@ -22,6 +23,9 @@ use crate::shm::SharedRegion;
 pub(crate) struct RawMutex {
     _region: Arc<SharedRegion>,
     m: *mut libc::pthread_mutex_t,
+    /// A "a data guard is live" flag in the same region (null when there is none): whoever
+    /// inherits the lock from a dead owner clears it, since that guard died with its owner.
+    guard_flag: *const AtomicBool,
 }
 
 // SAFETY: the mutex is designed to be used from many threads and processes at once; the
@@ -73,7 +77,28 @@ impl RawMutex {
             libc::pthread_mutexattr_destroy(&mut attr);
             r?;
         }
-        Ok(RawMutex { _region: region, m })
+        Ok(RawMutex {
+            _region: region,
+            m,
+            guard_flag: std::ptr::null(),
+        })
+    }
+
+    /// Pairs the mutex with a "data guard live" flag at `offset` in the same region (see
+    /// `value.rs`): when the lock is taken over from a dead owner, the flag is cleared.
+    pub(crate) fn with_guard_flag(mut self, offset: usize) -> Self {
+        assert!(offset % align_of::<AtomicBool>() == 0);
+        assert!(offset + size_of::<AtomicBool>() <= self._region.len());
+        // SAFETY: in bounds (checked above) of the region this value keeps mapped.
+        self.guard_flag = unsafe { self._region.ptr().add(offset) } as *const AtomicBool;
+        self
+    }
+
+    /// The "data guard live" flag, if this mutex has one.
+    pub(crate) fn guard_flag(&self) -> Option<&AtomicBool> {
+        // SAFETY: null or a pointer into the region `self` keeps mapped, set by
+        // `with_guard_flag`; an atomic may be shared by reference across processes.
+        unsafe { self.guard_flag.as_ref() }
     }
 
     #[inline]
@@ -85,6 +110,11 @@ impl RawMutex {
                 // before unlocking, it turns ENOTRECOVERABLE and nobody can ever lock it again.
                 // SAFETY: we hold the mutex (EOWNERDEAD means acquired), as consistent requires.
                 check(unsafe { libc::pthread_mutex_consistent(self.m) })?;
+                // A data guard the dead owner held died with it: the flag it left set says
+                // nothing about us. (We hold the lock, so nobody else reads the flag now.)
+                if let Some(flag) = self.guard_flag() {
+                    flag.store(false, Ordering::Relaxed);
+                }
                 Ok(Acquired::OwnerDied)
             }
             libc::EDEADLK => panic!(

@@ -9,12 +9,13 @@
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
-use std::sync::atomic::{self, Ordering};
+use std::sync::atomic::{self, AtomicBool, Ordering};
 
 use crate::Error;
-use crate::lock::{Lock, LockResult, LockResultExt, OwnerDied, RawMutex};
+use crate::lock::{Lock, LockGuard, LockResult, LockResultExt, OwnerDied, RawMutex};
 use crate::shm::{SharedRegion, align_up};
 
 /// Plain data that can be copied into shared memory and read back by another process.
@@ -111,13 +112,99 @@ atomic_int!(
     i64 => atomic::AtomicI64, isize => atomic::AtomicIsize
 );
 
-/// Layout of a synchronized object: [mutex][padding][data...].
-fn locked_region<T>(name: &str, count: usize) -> io::Result<(Arc<SharedRegion>, RawMutex, usize)> {
-    let data_off = align_up(size_of::<libc::pthread_mutex_t>(), align_of::<T>().max(64));
+/// Where the "a data guard is live" flag sits in a synchronized object's region: right after
+/// the mutex.
+const GUARD_FLAG_OFF: usize = size_of::<libc::pthread_mutex_t>();
+
+/// The panic of a `Value` used, other than through its guard, by the thread holding a guard.
+const VALUE_REENTERED: &str =
+    "Value used while this thread holds a ValueGuard of it: read and write through the guard";
+/// The same for an `Array`.
+const ARRAY_REENTERED: &str =
+    "Array used while this thread holds an ArrayGuard of it: read and write through the guard";
+/// A guard copied into a forked child: the child does not hold the lock the guard stands for.
+const GUARD_IN_CHILD: &str = "a ValueGuard/ArrayGuard was used in a process forked while it was held: \
+     that process does not hold the lock; take the lock in the child itself";
+
+/// Layout of a synchronized object: [mutex][guard flag][padding][data...].
+///
+/// The guard flag is what makes the re-entrant lock sound with `Deref`/`DerefMut` guards.
+/// Re-entrancy lets `v.get()` run inside `v.get_lock().lock()`, as in Python; but it would
+/// also let this thread read or write the data while it holds a [`ValueGuard`], whose `&mut T`
+/// must be the only way to the data meanwhile. So a guard sets the flag when it is made and
+/// clears it when it drops, both while holding the lock; every other access (`get`, `set`,
+/// `lock`, `to_vec`) looks at the flag *after* taking the lock, and panics if it is set. At
+/// that moment the lock is ours, so a set flag can only be a guard of this very thread (a
+/// guard of a dead process is cleared by whoever takes the lock over: see `RawMutex`).
+fn locked_region<T>(
+    name: &str,
+    count: usize,
+) -> io::Result<(Arc<SharedRegion>, RawMutex, *const AtomicBool, usize)> {
+    // Guards remember their process id (see `GuardOwner`): the cached pid must be reset in
+    // forked children, which the atfork handler does.
+    crate::queue::install_atfork();
+    let data_off = align_up(GUARD_FLAG_OFF + size_of::<AtomicBool>(), align_of::<T>().max(64));
     let region = Arc::new(SharedRegion::new(name, data_off + size_of::<T>() * count)?);
     // Re-entrant, like Python's RLock behind Value: `v.get()` inside `v.get_lock()` works.
-    let raw = RawMutex::init(region.clone(), 0, true)?;
-    Ok((region, raw, data_off))
+    let raw = RawMutex::init(region.clone(), 0, true)?.with_guard_flag(GUARD_FLAG_OFF);
+    // SAFETY: GUARD_FLAG_OFF + 1 <= data_off <= the region's length; zero-filled memory is a
+    // valid `false`.
+    let flag = unsafe { region.ptr().add(GUARD_FLAG_OFF) } as *const AtomicBool;
+    Ok((region, raw, flag, data_off))
+}
+
+/// Takes `lock` for one plain access (`get`, `set`, `to_vec`, making a guard), and panics with
+/// `msg` if this thread holds a guard of the same object (see `locked_region`).
+#[track_caller]
+fn lock_for_access<'a>(lock: &'a Lock, flag: &AtomicBool, msg: &str) -> LockResult<LockGuard<'a>> {
+    let r = lock.lock();
+    // We hold the lock: the flag is only written by its holder, and the holder now is this
+    // thread. Set means a guard of this thread is live (the lock is re-entrant, so it did not
+    // keep us out).
+    if flag.load(Ordering::Relaxed) {
+        drop(r); // give back this level of the re-entrant lock before unwinding
+        panic!("{msg}");
+    }
+    r
+}
+
+/// What a data guard needs besides its `LockGuard`: the flag it set, and the process it was
+/// made in (a forked child gets a copy of a guard, but not the lock).
+struct GuardOwner {
+    flag: *const AtomicBool,
+    pid: i32,
+}
+
+impl GuardOwner {
+    /// Called while holding the lock, after `lock_for_access` found the flag clear.
+    fn set(flag: *const AtomicBool) -> GuardOwner {
+        // SAFETY: `flag` points into the region the guarded object keeps mapped (the guard
+        // borrows the object); atomics may be shared by reference.
+        unsafe { (*flag).store(true, Ordering::Relaxed) };
+        GuardOwner {
+            flag,
+            pid: crate::queue::my_pid(),
+        }
+    }
+
+    /// Panics unless this process is the one holding the lock.
+    #[inline]
+    #[track_caller]
+    fn check(&self) {
+        if self.pid != crate::queue::my_pid() {
+            panic!("{GUARD_IN_CHILD}");
+        }
+    }
+
+    /// Clears the flag if this process made the guard; `false` if another one did.
+    fn clear(&self) -> bool {
+        if self.pid != crate::queue::my_pid() {
+            return false;
+        }
+        // SAFETY: as in `set`; we still hold the lock (the LockGuard drops after this).
+        unsafe { (*self.flag).store(false, Ordering::Relaxed) };
+        true
+    }
 }
 
 /// A shared value behind a process-shared lock: Python's `multiprocessing.Value(typecode, v)`.
@@ -146,10 +233,13 @@ fn locked_region<T>(name: &str, count: usize) -> io::Result<(Arc<SharedRegion>, 
 pub struct Value<T: Plain> {
     lock: Lock,
     region: Arc<SharedRegion>,
+    /// Set while a [`ValueGuard`] is live (see `locked_region`).
+    guard_flag: *const AtomicBool,
     data: *mut T,
 }
 
-// SAFETY: the data is only touched under the process-shared lock, and T: Send + Sync.
+// SAFETY: the data is only touched under the process-shared lock (and the guard flag rules out
+// this thread's own guard, see `locked_region`), and T: Send + Sync.
 unsafe impl<T: Plain> Send for Value<T> {}
 // SAFETY: as above.
 unsafe impl<T: Plain> Sync for Value<T> {}
@@ -157,7 +247,7 @@ unsafe impl<T: Plain> Sync for Value<T> {}
 impl<T: Plain> Value<T> {
     /// A new shared value holding `initial`.
     pub fn new(initial: T) -> Result<Self, Error> {
-        let (region, raw, off) = locked_region::<T>("coord-value", 1)?;
+        let (region, raw, guard_flag, off) = locked_region::<T>("coord-value", 1)?;
         // SAFETY: `off` is aligned for T and in bounds (locked_region sized it); no other
         // process exists yet that could see the region.
         let data = unsafe { region.ptr().add(off) } as *mut T;
@@ -166,6 +256,7 @@ impl<T: Plain> Value<T> {
         Ok(Value {
             lock: Lock::from_raw(raw),
             region,
+            guard_flag,
             data,
         })
     }
@@ -174,18 +265,33 @@ impl<T: Plain> Value<T> {
     ///
     /// If a process died holding the lock, the read goes ahead on what it left; use
     /// [`lock`](Value::lock) to be told.
+    ///
+    /// # Panics
+    /// If this thread holds a [`ValueGuard`] of this value (read `*guard` instead).
+    #[track_caller]
     pub fn get(&self) -> T {
-        let _g = self.lock.lock().recover();
-        // SAFETY: we hold the lock, so no other process writes meanwhile; `data` is aligned
-        // and mapped for as long as `self.region` lives.
+        let _g = self.access().recover();
+        // SAFETY: we hold the lock, so no other thread or process touches the data meanwhile,
+        // and `access` found no guard of this thread live, so no `&mut T` to it exists;
+        // `data` is aligned and mapped for as long as `self.region` lives.
         unsafe { self.data.read_volatile() }
     }
 
     /// Writes under the lock (Python's `v.value = x`).
+    ///
+    /// # Panics
+    /// If this thread holds a [`ValueGuard`] of this value (write `*guard = x` instead).
+    #[track_caller]
     pub fn set(&self, v: T) {
-        let _g = self.lock.lock().recover();
-        // SAFETY: as in `get`.
+        let _g = self.access().recover();
+        // SAFETY: as in `get`: nobody else holds a reference to the data while we write.
         unsafe { self.data.write_volatile(v) }
+    }
+
+    #[track_caller]
+    fn access(&self) -> LockResult<LockGuard<'_>> {
+        // SAFETY: the flag lives in `self.region`, mapped while `self` lives.
+        lock_for_access(&self.lock, unsafe { &*self.guard_flag }, VALUE_REENTERED)
     }
 
     /// The lock behind this value (Python's `v.get_lock()`), for a compound step.
@@ -195,13 +301,20 @@ impl<T: Plain> Value<T> {
 
     /// Takes the lock and gives access to the value through the guard:
     /// `*g` reads, `*g = x` writes. `Err` says a process died holding the lock.
+    ///
+    /// While the guard lives, go through it: this thread's `get`, `set` or a second `lock`
+    /// of the same value panic (they would reach the data behind the guard's back).
+    /// `get_lock().lock()` is fine: it gives no access to the data.
+    #[track_caller]
     pub fn lock(&self) -> LockResult<ValueGuard<'_, T>> {
-        match self.lock.lock() {
-            Ok(g) => Ok(ValueGuard { _g: g, value: self }),
-            Err(died) => Err(OwnerDied::wrap(ValueGuard {
-                _g: died.into_inner(),
-                value: self,
-            })),
+        let guard = |g| ValueGuard {
+            owner: GuardOwner::set(self.guard_flag),
+            _g: ManuallyDrop::new(g),
+            value: self,
+        };
+        match self.access() {
+            Ok(g) => Ok(guard(g)),
+            Err(died) => Err(OwnerDied::wrap(guard(died.into_inner()))),
         }
     }
 
@@ -219,24 +332,51 @@ impl<T: Plain + fmt::Debug> fmt::Debug for Value<T> {
 }
 
 /// Access to a [`Value`] while holding its lock.
+///
+/// While it lives, this thread must reach the value only through it: `get`, `set` and `lock`
+/// of the same value panic instead of creating a second reference to the data.
 pub struct ValueGuard<'a, T: Plain> {
-    _g: crate::lock::LockGuard<'a>,
+    owner: GuardOwner,
+    _g: ManuallyDrop<LockGuard<'a>>,
     value: &'a Value<T>,
+}
+
+// SAFETY: sharing `&ValueGuard` with another thread only lets it read `&T` (T: Sync), which
+// `deref` allows. (A guard is not Send: the thread that locked must be the one to unlock.)
+unsafe impl<T: Plain> Sync for ValueGuard<'_, T> {}
+
+impl<T: Plain> Drop for ValueGuard<'_, T> {
+    fn drop(&mut self) {
+        // Clear the flag first, then unlock: the flag is only ever written by the lock holder.
+        if self.owner.clear() {
+            // SAFETY: dropped exactly once, here; never touched again.
+            unsafe { ManuallyDrop::drop(&mut self._g) };
+        }
+        // Else a copy in a forked child: that process never held the lock, so it must not
+        // unlock it (nor clear the flag its parent's guard set).
+    }
 }
 
 impl<T: Plain> Deref for ValueGuard<'_, T> {
     type Target = T;
+    #[track_caller]
     fn deref(&self) -> &T {
-        // SAFETY: the guard holds the lock; every writer takes it, so nobody writes while this
-        // shared reference lives.
+        self.owner.check();
+        // SAFETY: this process holds the lock (`check`), so no other thread or process
+        // touches the data; and while this guard lives its flag is set, so this thread's
+        // `get`/`set`/`lock` panic before touching the data. The only references to the data
+        // are therefore those borrowed from this guard, which the borrow checker keeps
+        // apart (`&self` here, `&mut self` in `deref_mut`).
         unsafe { &*self.value.data }
     }
 }
 
 impl<T: Plain> DerefMut for ValueGuard<'_, T> {
+    #[track_caller]
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the guard holds the lock, and `&mut self` makes this the only reference
-        // in this process; other processes touch the data only under the lock.
+        self.owner.check();
+        // SAFETY: as in `deref`; `&mut self` makes this the only reference borrowed from the
+        // guard, hence the only reference to the data anywhere.
         unsafe { &mut *self.value.data }
     }
 }
@@ -343,6 +483,8 @@ impl<T: AtomicPlain + fmt::Debug> fmt::Debug for RawValue<T> {
 pub struct Array<T: Plain> {
     lock: Lock,
     region: Arc<SharedRegion>,
+    /// Set while an [`ArrayGuard`] is live (see `locked_region`).
+    guard_flag: *const AtomicBool,
     data: *mut T,
     len: usize,
 }
@@ -364,7 +506,7 @@ impl<T: Plain> Array<T> {
     }
 
     fn from_iter_exact(items: impl Iterator<Item = T>, len: usize) -> Result<Self, Error> {
-        let (region, raw, off) = locked_region::<T>("coord-array", len)?;
+        let (region, raw, guard_flag, off) = locked_region::<T>("coord-array", len)?;
         // SAFETY: aligned and in bounds (see locked_region); not yet shared.
         let data = unsafe { region.ptr().add(off) } as *mut T;
         for (i, v) in items.take(len).enumerate() {
@@ -374,6 +516,7 @@ impl<T: Plain> Array<T> {
         Ok(Array {
             lock: Lock::from_raw(raw),
             region,
+            guard_flag,
             data,
             len,
         })
@@ -395,24 +538,43 @@ impl<T: Plain> Array<T> {
         }
     }
 
+    #[track_caller]
+    fn access(&self) -> LockResult<LockGuard<'_>> {
+        // SAFETY: the flag lives in `self.region`, mapped while `self` lives.
+        lock_for_access(&self.lock, unsafe { &*self.guard_flag }, ARRAY_REENTERED)
+    }
+
     /// Reads element `index` under the lock (`a[i]`).
+    ///
+    /// # Panics
+    /// If this thread holds an [`ArrayGuard`] of this array (index the guard instead).
+    #[track_caller]
     pub fn get(&self, index: usize) -> Result<T, Error> {
         self.check(index)?;
-        let _g = self.lock.lock().recover();
-        // SAFETY: index checked; we hold the lock, so no process writes meanwhile.
+        let _g = self.access().recover();
+        // SAFETY: index checked; we hold the lock, so no other thread or process touches the
+        // data, and `access` found no guard of this thread live, so no `&mut [T]` exists.
         Ok(unsafe { self.data.add(index).read_volatile() })
     }
 
     /// Writes element `index` under the lock (`a[i] = v`).
+    ///
+    /// # Panics
+    /// If this thread holds an [`ArrayGuard`] of this array.
+    #[track_caller]
     pub fn set(&self, index: usize, v: T) -> Result<(), Error> {
         self.check(index)?;
-        let _g = self.lock.lock().recover();
+        let _g = self.access().recover();
         // SAFETY: as in `get`.
         unsafe { self.data.add(index).write_volatile(v) };
         Ok(())
     }
 
     /// A copy of every element, taken under the lock in one go (`a[:]`).
+    ///
+    /// # Panics
+    /// If this thread holds an [`ArrayGuard`] of this array (`guard.to_vec()` instead).
+    #[track_caller]
     pub fn to_vec(&self) -> Vec<T> {
         let g = self.lock().recover();
         g.to_vec()
@@ -424,13 +586,19 @@ impl<T: Plain> Array<T> {
     }
 
     /// Takes the lock and gives the elements as a slice through the guard.
+    ///
+    /// While the guard lives, this thread's `get`, `set`, `to_vec` or a second `lock` of the
+    /// same array panic: go through the guard.
+    #[track_caller]
     pub fn lock(&self) -> LockResult<ArrayGuard<'_, T>> {
-        match self.lock.lock() {
-            Ok(g) => Ok(ArrayGuard { _g: g, array: self }),
-            Err(died) => Err(OwnerDied::wrap(ArrayGuard {
-                _g: died.into_inner(),
-                array: self,
-            })),
+        let guard = |g| ArrayGuard {
+            owner: GuardOwner::set(self.guard_flag),
+            _g: ManuallyDrop::new(g),
+            array: self,
+        };
+        match self.access() {
+            Ok(g) => Ok(guard(g)),
+            Err(died) => Err(OwnerDied::wrap(guard(died.into_inner()))),
         }
     }
 
@@ -447,22 +615,45 @@ impl<T: Plain + fmt::Debug> fmt::Debug for Array<T> {
 }
 
 /// The elements of an [`Array`] while holding its lock.
+///
+/// While it lives, this thread must reach the array only through it: `get`, `set`, `to_vec`
+/// and `lock` of the same array panic instead of creating a second reference to the data.
 pub struct ArrayGuard<'a, T: Plain> {
-    _g: crate::lock::LockGuard<'a>,
+    owner: GuardOwner,
+    _g: ManuallyDrop<LockGuard<'a>>,
     array: &'a Array<T>,
+}
+
+// SAFETY: as for ValueGuard.
+unsafe impl<T: Plain> Sync for ArrayGuard<'_, T> {}
+
+impl<T: Plain> Drop for ArrayGuard<'_, T> {
+    fn drop(&mut self) {
+        // As for ValueGuard: clear the flag, then unlock, and only in the process that locked.
+        if self.owner.clear() {
+            // SAFETY: dropped exactly once, here; never touched again.
+            unsafe { ManuallyDrop::drop(&mut self._g) };
+        }
+    }
 }
 
 impl<T: Plain> Deref for ArrayGuard<'_, T> {
     type Target = [T];
+    #[track_caller]
     fn deref(&self) -> &[T] {
-        // SAFETY: the guard holds the lock that every writer takes; `len` elements are mapped.
+        self.owner.check();
+        // SAFETY: as in ValueGuard::deref: this process holds the lock, this thread's other
+        // accesses panic while the flag is set, so the only references are borrowed from this
+        // guard; `len` elements are mapped.
         unsafe { std::slice::from_raw_parts(self.array.data, self.array.len) }
     }
 }
 
 impl<T: Plain> DerefMut for ArrayGuard<'_, T> {
+    #[track_caller]
     fn deref_mut(&mut self) -> &mut [T] {
-        // SAFETY: as in deref, and `&mut self` makes this the only reference in this process.
+        self.owner.check();
+        // SAFETY: as in deref, and `&mut self` makes this the only reference to the data.
         unsafe { std::slice::from_raw_parts_mut(self.array.data, self.array.len) }
     }
 }

@@ -288,3 +288,158 @@ fn locking_a_lock_twice_in_one_thread_panics_instead_of_deadlocking() {
     // The panic unwound through the first guard, which unlocked: the lock is clean.
     assert!(matches!(lock.lock_timeout(DEADLINE), Some(Ok(_))));
 }
+
+/// A named misuse of a shared object.
+type Case<'a, T> = (&'a str, &'a dyn Fn(&T));
+
+/// Runs `f` in a child and returns its panic message (the test fails if it did not panic).
+fn panic_of(f: impl FnOnce()) -> String {
+    let p = Process::start(f).unwrap();
+    match join(&p) {
+        ExitStatus::Panicked(m) => m,
+        st => panic!("expected a panic, got {st}"),
+    }
+}
+
+#[test]
+fn using_a_value_behind_its_own_guard_panics_instead_of_aliasing() {
+    let v = Value::new(1u64).unwrap();
+    let msg = "Value used while this thread holds a ValueGuard of it";
+    let forbidden: [Case<Value<u64>>; 3] = [
+        ("get", &|v| {
+            let g = v.lock().unwrap();
+            let _ = v.get();
+            drop(g);
+        }),
+        ("set", &|v| {
+            let mut g = v.lock().unwrap();
+            let r: &mut u64 = &mut g;
+            v.set(5);
+            *r += 1;
+        }),
+        ("lock twice", &|v| {
+            let _a = v.lock().unwrap();
+            let _b = v.lock().unwrap();
+        }),
+    ];
+    for (what, f) in forbidden {
+        let m = panic_of(|| f(&v));
+        assert!(m.contains(msg), "{what}: unexpected panic message: {m}");
+        // The panic unwound through the guard, which cleared its flag and unlocked: the value
+        // is usable at once, and the forbidden write never happened.
+        assert_eq!(v.get(), 1, "{what}");
+        assert!(
+            matches!(v.get_lock().lock_timeout(DEADLINE), Some(Ok(_))),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn using_an_array_behind_its_own_guard_panics_instead_of_aliasing() {
+    let a = Array::new(3, 7u32).unwrap();
+    let msg = "Array used while this thread holds an ArrayGuard of it";
+    let forbidden: [Case<Array<u32>>; 4] = [
+        ("get", &|a| {
+            let _g = a.lock().unwrap();
+            let _ = a.get(0);
+        }),
+        ("set", &|a| {
+            let mut g = a.lock().unwrap();
+            let s: &mut [u32] = &mut g;
+            let _ = a.set(0, 9);
+            s[1] = 8;
+        }),
+        ("to_vec", &|a| {
+            let _g = a.lock().unwrap();
+            let _ = a.to_vec();
+        }),
+        ("lock twice", &|a| {
+            let _x = a.lock().unwrap();
+            let _y = a.lock().unwrap();
+        }),
+    ];
+    for (what, f) in forbidden {
+        let m = panic_of(|| f(&a));
+        assert!(m.contains(msg), "{what}: unexpected panic message: {m}");
+        assert_eq!(a.to_vec(), vec![7, 7, 7], "{what}");
+    }
+}
+
+#[test]
+fn the_allowed_patterns_of_a_re_entrant_value_still_work() {
+    let v = Value::new(false).unwrap();
+    let n = Value::new(0i64).unwrap();
+    let a = Array::new(2, 0u8).unwrap();
+    let p = Process::start(|| {
+        // Python's lock-check-set: get and set inside get_lock() (re-entrant).
+        let _held = v.get_lock().lock().recover();
+        if !v.get() {
+            v.set(true);
+        }
+        // A guard inside get_lock(), and get_lock() inside a guard: one data path each time.
+        *n.lock().unwrap() += 1;
+        {
+            let mut g = n.lock().unwrap();
+            let _again = n.get_lock().lock().recover();
+            *g += 1;
+        }
+        // One guard after another, and plain access once the guard is gone.
+        *n.lock().unwrap() += 1;
+        n.set(n.get() + 1);
+        a.lock().unwrap()[1] = 5;
+        a.set(0, a.get(1).unwrap() + 1).unwrap();
+        let copy = a.lock().unwrap().to_vec(); // the slice's to_vec, through the guard
+        if copy != [6, 5] {
+            return 1;
+        }
+        0
+    })
+    .unwrap();
+    assert_eq!(join(&p), ExitStatus::Exited(0));
+    assert!(v.get());
+    assert_eq!(n.get(), 4);
+    assert_eq!(a.to_vec(), vec![6, 5]);
+}
+
+#[test]
+fn a_guard_of_a_killed_process_does_not_block_the_next_owner() {
+    let v = Value::new(3u32).unwrap();
+    let a = Array::new(2, 1u32).unwrap();
+    for via_get_lock in [false, true] {
+        let hv = holder(|| v.lock().recover(), &RawValue::new(false).unwrap());
+        let ha = holder(|| a.lock().recover(), &RawValue::new(false).unwrap());
+        drop(hv); // killed while holding: its guard's flag is still set in shared memory
+        drop(ha);
+        if via_get_lock {
+            // Taking the lock over from the dead owner clears its guard's flag.
+            let _held = v.get_lock().lock().recover();
+            assert_eq!(v.get(), 3);
+            let _held = a.get_lock().lock().recover();
+            assert_eq!(a.to_vec(), vec![1, 1]);
+        } else {
+            assert_eq!(v.get(), 3);
+            assert_eq!(a.get(1).unwrap(), 1);
+        }
+        *v.lock().unwrap() += 0;
+        a.lock().unwrap()[0] += 0;
+    }
+}
+
+#[test]
+fn a_guard_copied_into_a_forked_child_is_refused_there() {
+    let v = Value::new(1u64).unwrap();
+    let mut g = v.lock().unwrap();
+    let p = Process::start(|| {
+        *g += 1; // the child does not hold the lock: this must not touch the data
+    })
+    .unwrap();
+    let st = join(&p);
+    assert!(
+        matches!(&st, ExitStatus::Panicked(m) if m.contains("forked while it was held")),
+        "{st}"
+    );
+    *g += 10;
+    drop(g);
+    assert_eq!(v.get(), 11);
+}
