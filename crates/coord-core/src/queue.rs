@@ -113,6 +113,48 @@ const MAX_QUEUES: usize = 1024;
 static QUEUES: [AtomicPtr<Inner>; MAX_QUEUES] = [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_QUEUES];
 /// One past the highest slot of `QUEUES` ever used: the fork handlers scan only that far.
 static QUEUES_USED: AtomicUsize = AtomicUsize::new(0);
+/// Guards `QUEUES` against a queue being freed while a fork handler reads it: held by the
+/// parent-side fork handlers from `before_fork` to `after_fork_in_parent` (and released in the
+/// child by `in_forked_child`), and by registration and unregistration. A spin lock, not a
+/// `Mutex`: it is taken in one atfork handler and released in another, and the child must be
+/// able to release the copy it inherits. It is held only for a few atomic operations, or
+/// across one `fork` by the forking thread; a thread holding it never blocks on anything
+/// else, so nobody can wait on it for long.
+static REGISTRY: AtomicBool = AtomicBool::new(false);
+
+fn registry_lock() {
+    let mut spins = 0u32;
+    while REGISTRY
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        if spins < 64 {
+            spins += 1;
+            std::hint::spin_loop();
+        } else {
+            // Another thread is in the middle of a fork: let it run.
+            std::thread::yield_now();
+        }
+    }
+}
+
+fn registry_unlock() {
+    REGISTRY.store(false, Ordering::Release);
+}
+
+/// Holds the registry lock for a scope (registration, unregistration).
+struct RegistryGuard;
+impl RegistryGuard {
+    fn take() -> RegistryGuard {
+        registry_lock();
+        RegistryGuard
+    }
+}
+impl Drop for RegistryGuard {
+    fn drop(&mut self) {
+        registry_unlock();
+    }
+}
 /// This process's pid, cached (0: not known yet; reset in every forked child).
 static MY_PID: AtomicI32 = AtomicI32::new(0);
 static ATFORK: Once = Once::new();
@@ -136,13 +178,18 @@ fn thread_tag() -> u64 {
 /// Calls `mine` on every live queue created by the calling thread, `other` on the rest. Only
 /// a thread's own queues are inherited by its children: in `cargo test` every test has its
 /// own thread, and one test's children must not keep another test's queues connected.
+///
+/// The caller must hold the registry lock (or be a freshly forked child, which has one thread).
 fn for_each_queue(mine: impl Fn(&Inner), other: impl Fn(&Inner)) {
     let tag = THREAD_TAG.with(|t| t.get());
     for slot in &QUEUES[..QUEUES_USED.load(Ordering::Acquire).min(MAX_QUEUES)] {
         let p = slot.load(Ordering::Acquire);
         if !p.is_null() {
-            // SAFETY: a registered Inner is alive: whoever drops it unregisters it first (and
-            // the forking thread is busy forking, not dropping). In a child nothing is freed.
+            // SAFETY: a registered Inner is alive: `Inner::drop` unregisters it (under the
+            // registry lock, which our caller holds, so it cannot happen meanwhile) before
+            // anything of it is closed or freed. In a forked child, the only thread is this
+            // one and nothing is freed; a drop that another parent thread had begun is
+            // blocked before unregistering, so its Inner is intact in the child's copy.
             let inner = unsafe { &*p };
             if tag != 0 && inner.creator_thread == tag {
                 mine(inner);
@@ -157,6 +204,8 @@ fn for_each_queue(mine: impl Fn(&Inner), other: impl Fn(&Inner)) {
 /// child will inherit through the fork itself (so the child is a potential producer from its
 /// first instant, not from whenever it gets to run).
 extern "C" fn before_fork() {
+    // Held across the fork; released by `after_fork_in_parent` and `in_forked_child`.
+    registry_lock();
     for_each_queue(
         |inner| {
             let tx = inner.tx.load(Ordering::Acquire);
@@ -183,6 +232,7 @@ extern "C" fn after_fork_in_parent() {
         },
         |_| {},
     );
+    registry_unlock();
 }
 
 /// In the child, just after `fork` (async-signal-safe calls only): adopt the write ends.
@@ -204,12 +254,18 @@ extern "C" fn in_forked_child() {
             inner.inherited.store(false, Ordering::Relaxed);
         },
     );
+    // The copy of the lock `before_fork` took in the parent; this child's only thread is done
+    // with the table. (A plain store: async-signal-safe.)
+    registry_unlock();
 }
 
 pub(crate) fn install_atfork() {
     ATFORK.call_once(|| {
         // SAFETY: registers handlers run around every fork of this process; they open/close
-        // descriptors and touch atomics (the child's one calls async-signal-safe functions only).
+        // descriptors and touch atomics (the child's one calls async-signal-safe functions
+        // only). `before_fork` takes the registry spin lock, which `after_fork_in_parent`
+        // releases in the parent and `in_forked_child` in the child: glibc runs the parent
+        // handler also when fork fails, so the lock is never left held.
         let rc = unsafe {
             libc::pthread_atfork(
                 Some(before_fork),
@@ -317,12 +373,17 @@ impl Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         let me = self as *mut Inner;
-        for slot in &QUEUES {
-            if slot
-                .compare_exchange(me, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-            {
-                break;
+        {
+            // Unregister first, under the registry lock: a fork handler reading the table
+            // either finishes before this or never sees this queue.
+            let _registry = RegistryGuard::take();
+            for slot in &QUEUES[..QUEUES_USED.load(Ordering::Acquire).min(MAX_QUEUES)] {
+                if slot
+                    .compare_exchange(me, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    break;
+                }
             }
         }
         let tx = self.tx.swap(0, Ordering::AcqRel);
@@ -426,11 +487,15 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         // Registered for the atfork handler (if the table is full, children of this queue
         // become producers only by putting).
         let p = Arc::as_ptr(&inner) as *mut Inner;
-        if let Some(i) = QUEUES.iter().position(|slot| {
-            slot.compare_exchange(std::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-        }) {
-            QUEUES_USED.fetch_max(i + 1, Ordering::AcqRel);
+        {
+            // Under the registry lock: a fork handler never sees a half-registered table.
+            let _registry = RegistryGuard::take();
+            if let Some(i) = QUEUES.iter().position(|slot| {
+                slot.compare_exchange(std::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            }) {
+                QUEUES_USED.fetch_max(i + 1, Ordering::AcqRel);
+            }
         }
         Ok(Queue {
             inner,

@@ -527,3 +527,35 @@ fn stats_count_messages_and_serialized_bytes() {
     assert_eq!(q.stats().bytes_got, 1013);
     assert!(q.is_empty());
 }
+
+#[test]
+fn queues_made_and_dropped_on_several_threads_while_they_fork_stay_exact() {
+    // Every thread makes a queue, forks a producer, checks the message and the disconnect,
+    // and drops the queue, while the other threads do the same: the fork handlers read the
+    // queue table while queues are registered and freed. (A stress test: it exercises the
+    // registry lock and checks that nothing deadlocks or crosses over; the race it guards
+    // against was rarely visible without it.)
+    const THREADS: u32 = 4;
+    const ROUNDS: u32 = 25;
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                s.spawn(move || {
+                    for r in 0..ROUNDS {
+                        let q: Queue<u32> = Queue::new().unwrap();
+                        let extra: Queue<u8> = Queue::new().unwrap(); // dropped while others fork
+                        let p = Process::start(|| q.put(&(t * 1000 + r))).unwrap();
+                        drop(extra);
+                        assert_eq!(q.get_timeout(DEADLINE).unwrap(), t * 1000 + r);
+                        assert_eq!(join(&p), ExitStatus::Exited(0));
+                        assert!(matches!(q.get_timeout(DEADLINE), Err(Error::Disconnected)));
+                        assert_reaped(p.pid());
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+    });
+}
