@@ -251,6 +251,13 @@ extern "C" fn in_forked_child() {
                 // async-signal-safe.
                 unsafe { libc::close((tx & 0xffff_ffff) as i32 - 1) };
             }
+            // Nor may a write end opened for another thread's fork (the registry lock
+            // serializes fork handlers, so none should be open now; this is a safety net).
+            let tmp = inner.fork_tx.swap(-1, Ordering::Relaxed);
+            if tmp >= 0 {
+                // SAFETY: as above: a copy this child never uses.
+                unsafe { libc::close(tmp) };
+            }
             inner.inherited.store(false, Ordering::Relaxed);
         },
     );
