@@ -224,8 +224,10 @@ impl Process {
     /// Forks a child that runs `f` and then leaves with `_exit` (no destructors of the
     /// parent's objects run in it, nothing the parent buffered is flushed twice).
     ///
-    /// Keep the child's work to the closure: with a multi-threaded parent (the test
-    /// harness), locks other threads held at the fork stay locked in the child.
+    /// Keep the child's work to the closure and to this crate's calls: with a
+    /// multi-threaded parent (the test harness), locks other threads held at the fork (the
+    /// one behind `println!`, for instance) stay locked in the child, which would then wait
+    /// on them for ever.
     pub fn start<F, R>(f: F) -> Result<Process, Error>
     where
         F: FnOnce() -> R,
@@ -237,9 +239,23 @@ impl Process {
         // Whatever sits in our stdout buffer would otherwise be copied into the child.
         let _ = io::stdout().flush();
         let parent = Pid::from_raw(crate::queue::my_pid());
-        // SAFETY: fork is safe to call; what makes it delicate is the child of a
-        // multi-threaded parent, which must avoid locks other threads may have held. The
-        // child below runs only the closure and async-signal-safe calls, then `_exit`s.
+        // SAFETY: nix marks fork unsafe because the child of a multi-threaded parent starts
+        // with only the forking thread, and with every lock exactly as it was at that instant.
+        // The child below runs arbitrary code (the caller's closure; on a panic, the hook
+        // formats the message and the stack unwinds), not only async-signal-safe calls. That
+        // is sound, for three reasons:
+        // - the child works on a copy of the parent's memory, so whatever it does (including
+        //   a half-finished update when it panics or dies) cannot corrupt the parent; only
+        //   shared mappings and descriptors are shared, and those are designed for it;
+        // - a lock another thread held at the fork (stdout, the environment, an allocator
+        //   arena in a non-glibc libc) stays locked in the child for ever: touching it can
+        //   *deadlock* the child, never corrupt memory. That is why the docs and the tests
+        //   keep children to this crate's calls (no `println!`), and why every wait on a
+        //   child has a timeout and a dropped `Process` kills it;
+        // - glibc's malloc is fork-safe (it takes its arena locks around fork and resets them
+        //   in the child), so allocating, formatting and unwinding in the child work;
+        // and the child never returns into the caller's code: it leaves through `_exit`, so
+        // no destructor of the parent's objects and no stdio flush runs twice.
         match unsafe { fork() }? {
             ForkResult::Child => {
                 IN_CHILD.store(true, Ordering::Relaxed);
