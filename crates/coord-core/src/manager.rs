@@ -183,13 +183,70 @@ impl Manager {
 
 /// Closes every descriptor from 3 up except `keep` (in the manager process, right after fork).
 fn close_inherited_fds(keep: i32) {
-    let keep = keep as libc::c_uint;
-    for (first, last) in [(3, keep.saturating_sub(1)), (keep + 1, libc::c_uint::MAX)] {
+    let keep_u = keep as libc::c_uint;
+    let mut ok = true;
+    for (first, last) in [(3, keep_u.saturating_sub(1)), (keep_u + 1, libc::c_uint::MAX)] {
         if first <= last {
             // SAFETY: close_range only closes descriptors of this (single-threaded, just
             // forked) process; none in the range is owned by a live Rust object here.
-            unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
+            let rc = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
+            ok &= rc == 0;
         }
+    }
+    if !ok {
+        // close_range is missing (Linux < 5.9: ENOSYS) or refused (a seccomp filter).
+        close_fds_listed_in_proc(keep);
+    }
+}
+
+/// The slow way: closes each descriptor listed in `/proc/self/fd`, from 3 up, except `keep`.
+/// Reading a directory allocates; that is fine here, in the manager's fresh child, which has
+/// one thread and glibc's fork-safe malloc.
+fn close_fds_listed_in_proc(keep: i32) {
+    // Collect first, close after: the directory's own descriptor is in the listing, and must
+    // not be closed while it is being read. (Closing it again afterwards is a harmless EBADF.)
+    let fds: Vec<i32> = match std::fs::read_dir("/proc/self/fd") {
+        Ok(dir) => dir
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|&fd| fd > 2 && fd != keep)
+            .collect(),
+        Err(_) => return, // no /proc: nothing more we can do; the server still works
+    };
+    for fd in fds {
+        // SAFETY: as in `close_inherited_fds`: no live Rust object of this process owns it.
+        unsafe { libc::close(fd) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_open(fd: i32) -> bool {
+        // SAFETY: F_GETFD only reads the descriptor's flags; a closed fd gives EBADF.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+    }
+
+    #[test]
+    fn the_proc_fallback_closes_every_descriptor_but_keep_and_stdio() {
+        let (a, b) = nix::unistd::pipe().unwrap();
+        let (c, d) = nix::unistd::pipe().unwrap();
+        let (a, b, c, d) = (a.as_raw_fd(), b.as_raw_fd(), c.as_raw_fd(), d.as_raw_fd());
+        let stdio: Vec<bool> = (0..=2).map(is_open).collect();
+        // In a child: closing descriptors of the test process itself would break the harness.
+        let p = Process::start(|| {
+            close_fds_listed_in_proc(c);
+            let closed = [a, b, d].iter().all(|&fd| !is_open(fd));
+            let kept = is_open(c) && (0..=2).map(is_open).collect::<Vec<_>>() == stdio;
+            match (closed, kept) {
+                (true, true) => 0,
+                (false, _) => 1,
+                (_, false) => 2,
+            }
+        })
+        .unwrap();
+        let st = p.join_timeout(Duration::from_secs(60)).unwrap();
+        assert_eq!(st, Some(crate::ExitStatus::Exited(0)));
     }
 }
 
