@@ -142,11 +142,21 @@ impl RawMutex {
         self.after_lock(rc).map(Some)
     }
 
-    /// `Ok(None)` when the timeout passed first.
+    /// `Ok(None)` when the timeout passed first. A timeout too large to be a point in time
+    /// (e.g. `Duration::MAX`) waits as `lock` does.
     pub(crate) fn lock_timeout(&self, timeout: Duration) -> io::Result<Option<Acquired>> {
-        // pthread_mutex_timedlock takes an absolute CLOCK_REALTIME deadline.
+        // pthread_mutex_timedlock takes an absolute CLOCK_REALTIME deadline, so a step of the
+        // wall clock (NTP, an administrator) while we wait makes the wait longer or shorter.
+        // glibc >= 2.30 has pthread_mutex_clocklock, which takes CLOCK_MONOTONIC, but the libc
+        // crate this workspace uses (0.2.191) does not declare it for Linux/glibc; declaring
+        // it ourselves would fail to link on an older glibc. So: CLOCK_REALTIME, knowingly.
         let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)?;
-        let deadline = std::time::Duration::new(now.tv_sec() as u64, now.tv_nsec() as u32) + timeout;
+        let deadline = Duration::new(now.tv_sec() as u64, now.tv_nsec() as u32)
+            .checked_add(timeout)
+            .filter(|d| libc::time_t::try_from(d.as_secs()).is_ok());
+        let Some(deadline) = deadline else {
+            return self.lock().map(Some); // no representable deadline: no deadline
+        };
         let ts = libc::timespec {
             tv_sec: deadline.as_secs() as libc::time_t,
             tv_nsec: deadline.subsec_nanos() as libc::c_long,
@@ -248,6 +258,7 @@ impl Lock {
     }
 
     /// Waits at most `timeout` (`lock.acquire(timeout=...)`); `None` if it timed out.
+    /// A timeout too large to be a point in time (e.g. `Duration::MAX`) waits as `lock` does.
     pub fn lock_timeout(&self, timeout: Duration) -> Option<LockResult<LockGuard<'_>>> {
         let acquired = self
             .raw

@@ -357,8 +357,11 @@ impl Process {
     }
 
     /// Waits at most `timeout` (`p.join(timeout)`); `Ok(None)` if the child still runs.
+    /// A timeout too large to be a point in time (e.g. `Duration::MAX`) waits as `join` does.
     pub fn join_timeout(&self, timeout: Duration) -> Result<Option<ExitStatus>, Error> {
-        let deadline = Instant::now() + timeout;
+        let Some(deadline) = Instant::now().checked_add(timeout) else {
+            return self.join().map(Some);
+        };
         loop {
             if let Some(s) = self.try_reap()? {
                 return Ok(Some(s));
@@ -507,10 +510,11 @@ where
 /// Joins every process with one overall timeout; those still running at the deadline are
 /// killed and reported as `None`.
 pub fn join_all(procs: &[Process], timeout: Duration) -> Result<Vec<Option<ExitStatus>>, Error> {
-    let deadline = Instant::now() + timeout;
+    // `None`: a timeout too large to be a point in time, i.e. no deadline.
+    let deadline = Instant::now().checked_add(timeout);
     let mut out = Vec::with_capacity(procs.len());
     for p in procs {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
         let st = p.join_timeout(left)?;
         if st.is_none() {
             p.kill()?;

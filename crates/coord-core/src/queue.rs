@@ -678,8 +678,10 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     /// Waits at most `timeout` (`q.get(timeout=...)`); [`Error::Timeout`] if nothing came,
     /// or [`Error::Disconnected`] as soon as it is clear that nothing can come.
+    ///
+    /// A timeout too large to be a point in time (e.g. `Duration::MAX`) waits as `get` does.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, Error> {
-        self.recv(Some(Instant::now() + timeout))
+        self.recv(Instant::now().checked_add(timeout))
     }
 
     /// Takes a message only if one is ready now (`q.get_nowait()`); else [`Error::Empty`]

@@ -217,3 +217,34 @@ fn many_children_at_once_are_all_reaped() {
         assert_reaped(pid);
     }
 }
+
+#[test]
+fn a_timeout_too_large_for_a_deadline_means_no_deadline_not_a_panic() {
+    // Each call below would panic in `Instant + Duration` (or its CLOCK_REALTIME twin); each
+    // returns at once because what it waits for has already happened.
+    let p = Process::start(|| 3).unwrap();
+    assert_eq!(
+        p.join_timeout(Duration::MAX).unwrap(),
+        Some(ExitStatus::Exited(3))
+    );
+    let ps = start_all(2, |i| i as i32).unwrap();
+    let st = join_all(&ps, Duration::MAX).unwrap();
+    assert_eq!(st, vec![Some(ExitStatus::Exited(0)), Some(ExitStatus::Exited(1))]);
+
+    let q: coord_core::Queue<u8> = coord_core::Queue::new().unwrap();
+    let p = Process::start(|| q.put(&9)).unwrap();
+    assert!(join(&p).success());
+    assert_eq!(q.get_timeout(Duration::MAX).unwrap(), 9);
+    assert!(matches!(
+        q.get_timeout(Duration::MAX),
+        Err(coord_core::Error::Disconnected)
+    ));
+
+    let lock = coord_core::Lock::new().unwrap();
+    assert!(matches!(lock.lock_timeout(Duration::MAX), Some(Ok(_))));
+    // Large but representable: a real timed wait, on a free lock.
+    assert!(matches!(
+        lock.lock_timeout(Duration::from_secs(1 << 40)),
+        Some(Ok(_))
+    ));
+}
