@@ -27,6 +27,27 @@
 //!
 //! So an idle child (one that never touches the queue) keeps the queue connected until it
 //! exits.
+//!
+//! ## A process killed while it uses the queue
+//! The writer and reader locks are robust: a process killed while holding one hands it on.
+//! While a frame is half-written (a frame larger than `PIPE_BUF`) or half-read, an in-flight
+//! mark is set; a lock handed on with the mark set makes the queue [`Error::Corrupted`] for
+//! everyone, instead of delivering a torn message.
+//!
+//! A consumer reads ahead: one `read` takes up to 4 KiB from the pipe into a buffer in the
+//! shared region, and what it does not return stays there for the next `get` of any process.
+//! A consumer killed while it *waits* in that `read` loses nothing (the kernel ends the wait
+//! before taking a byte), and the next consumer carries on. One window is left: between the
+//! instant `read` has moved the bytes into the buffer and the next instruction, which records
+//! how many there are (`ra_end`). A consumer killed exactly there (the signal arriving as the
+//! system call returns) takes those bytes with it: up to 4 KiB, which may be several whole
+//! messages that other `get`s would have returned. If they end on a frame boundary, the next
+//! consumer finds a clean stream, so the messages are gone *without* `Corrupted`; only
+//! [`Queue::stats`] shows it (`messages_put` stays above `messages_got` with the queue
+//! drained). Marking the read as in flight before calling `read` would close the window but
+//! would also condemn the queue whenever a consumer is killed while merely waiting, the
+//! common case; waiting in `poll` first and marking only a non-blocking `read` would cost a
+//! system call on every `get`. Neither is worth it for a window of a few instructions.
 
 use std::fmt;
 use std::io;
