@@ -17,7 +17,7 @@
 //! | `p.terminate()`, `p.kill()` | [`Process::terminate`], [`Process::kill`] | a dropped, unjoined `Process` is killed and reaped |
 //! | `Value('b', False)` | [`Value::new(false)`](Value::new) | lock taken on every `get`/`set`, as in Python |
 //! | `v.value`, `v.value = x` | [`Value::get`], [`Value::set`] | |
-//! | `with v.get_lock():` | [`Value::get_lock`]`().lock()` or [`Value::lock`] | re-entrant like Python's RLock |
+//! | `with v.get_lock():` | [`Value::get_lock`]`().lock()` or [`Value::lock`] | re-entrant like Python's RLock; with `lock()`, go through its guard (`*g += 1`) |
 //! | `RawValue('b', False)` | [`RawValue::new(false)`](RawValue::new) | atomic: safe to read while others write |
 //! | `Array('d', n)` | [`Array::new(n, 0.0)`](Array::new) | a bad index is [`Error::OutOfBounds`] |
 //! | `RawArray('d', n)` | [`RawArray::new`] | elements are atomics |

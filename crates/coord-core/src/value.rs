@@ -210,9 +210,11 @@ impl GuardOwner {
 /// A shared value behind a process-shared lock: Python's `multiprocessing.Value(typecode, v)`.
 ///
 /// Every [`get`](Value::get) and [`set`](Value::set) takes the lock, as Python's `.value`
-/// does. For a compound step (read, decide, write) hold the lock across it with
-/// [`get_lock`](Value::get_lock) or [`lock`](Value::lock): the lock is re-entrant, so `get` and
-/// `set` still work inside.
+/// does. For a compound step (read, decide, write) hold the lock across it, either with
+/// [`get_lock`](Value::get_lock)`().lock()`, inside which `get` and `set` still work (the lock
+/// is re-entrant, like Python's RLock), or with [`lock`](Value::lock), whose guard is the way
+/// to the value while it lives (`*g += 1`): this thread's `get`/`set` of the same value then
+/// panic rather than go behind the guard's back.
 ///
 /// ```
 /// use coord_core::{Process, Value};
