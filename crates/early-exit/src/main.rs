@@ -5,6 +5,7 @@ use anyhow::Result;
 use clap::{Parser, ValueEnum};
 use early_exit::report::{self, Plan};
 use early_exit::{FlagKind, Target};
+use nix::sys::signal::{SigHandler, Signal, signal};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum FlagArg {
@@ -64,6 +65,15 @@ struct Args {
 }
 
 fn main() {
+    // SIGPIPE back to its default action (SIG_DFL): when the reader of our stdout goes away
+    // (`early-exit | head -3`), the kernel ends this process quietly, like any Unix tool,
+    // instead of the next print failing on "Broken pipe" (Rust ignores SIGPIPE by default).
+    // Our worker processes die with us (coord-core sets PR_SET_PDEATHSIG on them).
+    // SAFETY: `signal` is unsafe because a handler function could interrupt any code; SIG_DFL
+    // installs no function of ours. It runs first in main, before any thread or child exists.
+    unsafe {
+        let _ = signal(Signal::SIGPIPE, SigHandler::SigDfl);
+    }
     let args = Args::parse();
     if let Err(e) = run(&args) {
         eprintln!("error: {e:#}");
@@ -73,6 +83,9 @@ fn main() {
 
 fn run(a: &Args) -> Result<()> {
     early_exit::check_shape(a.workers as usize, a.range)?;
+    if let Some(n) = a.needle {
+        early_exit::check_needle(a.workers as usize, a.range, n)?;
+    }
     let focused = a.no_early_exit || a.smallest || a.unsafe_set;
     let targets = match (a.needle, a.density) {
         (_, Some(d)) => vec![Target::Density(d)],
