@@ -1061,6 +1061,18 @@ pub fn check_shape(workers: usize, range_len: u64) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a needle no worker would reach: the ranges together cover `0 .. workers * range_len`,
+/// and a needle past them would make every search examine everything and find nothing.
+pub fn check_needle(workers: usize, range_len: u64, needle: u64) -> Result<()> {
+    let end = (workers as u64).saturating_mul(range_len);
+    ensure!(
+        needle < end,
+        "needle {needle} is outside every worker's range: {workers} workers x {range_len} numbers \
+         cover 0..{end}, so pick a needle below {end}"
+    );
+    Ok(())
+}
+
 /// Joins every worker within [`JOIN_TIMEOUT`]; a worker still running is killed, and any
 /// worker that did not exit cleanly is an error.
 fn join_checked(procs: &[Process]) -> Result<()> {

@@ -169,6 +169,37 @@ fn ranges_past_u64_are_a_one_line_error() {
 }
 
 #[test]
+fn a_needle_outside_every_range_is_a_one_line_error() {
+    // 2 workers x 1000 numbers cover 0..2000: 2000 is the first number no worker examines.
+    for needle in ["2000", "18446744073709551615"] {
+        let o = run(&["--workers", "2", "--range", "1000", "--needle", needle], SHORT);
+        assert_eq!(o.code, Some(1), "--needle {needle}: {}", o.stderr);
+        assert!(
+            o.stderr.starts_with("error: ") && o.stderr.contains("outside every worker's range"),
+            "{}",
+            o.stderr
+        );
+        assert_eq!(o.stderr.trim().lines().count(), 1, "{}", o.stderr);
+        assert!(o.stdout.is_empty(), "{}", o.stdout);
+    }
+    // The last number of the last range is accepted (and found).
+    let o = run(
+        &[
+            "--workers",
+            "2",
+            "--range",
+            "1000",
+            "--needle",
+            "1999",
+            "--no-early-exit",
+            "--quick",
+        ],
+        SHORT,
+    );
+    assert_eq!(o.code, Some(0), "stderr: {}", o.stderr);
+}
+
+#[test]
 fn json_run_prints_one_object_with_claims() {
     let o = run(&["--json", "--quick"], Duration::from_secs(120));
     assert_eq!(o.code, Some(0), "stderr: {}", o.stderr);
