@@ -575,7 +575,7 @@ pub fn claims(ex: Option<&ExampleReport>, sweeps: &[SweepReport], costs: &ReadCo
         v.push(Claim {
             section: sec.clone(),
             claim: "in a tight loop, a locked check every iteration costs about as much as the work".into(),
-            lecture: "iterations of 1 µs: the lock cost is comparable to the computation".into(),
+            lecture: "with 1 µs iterations, taking the lock costs about as much as the work".into(),
             measured: format!(
                 "iterations of {}, a locked read ({locked_read:.1} ns, the worst measured) every iteration adds {derived:.2}% (holds if \
                  >= 10%); measured directly {:+.2}%, with the identical baselines {:.2}% apart",
@@ -595,8 +595,8 @@ pub fn claims(ex: Option<&ExampleReport>, sweeps: &[SweepReport], costs: &ReadCo
         {
             v.push(Claim {
                 section: sec.clone(),
-                claim: "checking rarely means workers do unnecessary work after the stop signal".into(),
-                lecture: "too rare, and workers do unnecessary work after a stop signal arrives".into(),
+                claim: "with rare checks, workers keep computing for a while after the stop is raised".into(),
+                lecture: "check seldom and the workers waste effort once stopping has been asked for".into(),
                 measured: format!(
                     "tight loop, locked flag: {} iterations after the raise at K=1, {} at K={} (all workers); stop \
                      latency {} vs {}",
@@ -634,8 +634,8 @@ pub fn claims(ex: Option<&ExampleReport>, sweeps: &[SweepReport], costs: &ReadCo
     }
     v.push(Claim {
         section: sec,
-        claim: "a flag read without the lock still involves a memory barrier on x86".into(),
-        lecture: "cheaper, but still a memory barrier on x86".into(),
+        claim: "reading the flag without the lock is cheaper, yet still costs a barrier on x86".into(),
+        lecture: "cheaper than a locked read, but not free: a memory barrier on x86".into(),
         measured: format!(
             "atomic (acquire) read {:.2} ns vs locked read {:.2} ns ({:.0}x cheaper); on x86 an acquire load is a \
              plain mov, no fence instruction",

@@ -1314,7 +1314,8 @@ pub fn lost_update_claims(lost: &[LostUpdates]) -> Vec<Claim> {
         let runs = l.lost_per_run.len();
         out.push(Claim {
             section: "5.1",
-            claim: "manager objects are always safe because the manager serializes all accesses".into(),
+            claim: "a manager object needs no lock of your own: its server takes one request at a time"
+                .into(),
             lecture: "always safe".into(),
             measured: format!(
                 "{}get-then-set through the manager lost {} of {} increments ({:.1}%) over {} runs",
