@@ -268,7 +268,10 @@ impl Lock {
     }
 
     fn guard(&self, acquired: Acquired) -> LockResult<LockGuard<'_>> {
-        let guard = LockGuard { lock: self };
+        let guard = LockGuard {
+            lock: self,
+            _not_send: std::marker::PhantomData,
+        };
         match acquired {
             Acquired::Clean => Ok(guard),
             Acquired::OwnerDied => Err(OwnerDied { guard }),
@@ -277,10 +280,24 @@ impl Lock {
 }
 
 /// Holds a [`Lock`]; unlocks when dropped (Python's `with lock:` block).
+///
+/// A guard stays on the thread that locked (a POSIX mutex is unlocked by its owner thread):
+///
+/// ```compile_fail
+/// fn must_be_send<T: Send>() {}
+/// must_be_send::<coord_core::LockGuard<'static>>();
+/// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct LockGuard<'a> {
     lock: &'a Lock,
+    /// Not `Send`: a POSIX mutex must be unlocked by the thread that locked it, so the guard
+    /// may not move to another thread (as `std::sync::MutexGuard`).
+    _not_send: std::marker::PhantomData<*const ()>,
 }
+
+// SAFETY: sharing `&LockGuard` between threads gives access to nothing but `&Lock`, which is
+// Sync; only moving the guard (and so unlocking elsewhere) is ruled out.
+unsafe impl Sync for LockGuard<'_> {}
 
 impl Drop for LockGuard<'_> {
     #[inline]
