@@ -52,6 +52,13 @@ pub fn run_with_deadline(mut cmd: Command, deadline: Duration) -> io::Result<Run
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd.process_group(0);
+    // Its own group keeps the terminal's Ctrl-C from reaching the child directly, so the
+    // child must die with us instead: the parent-death signal, set between fork and exec.
+    // SAFETY: the closure runs in the forked child before exec and makes one prctl call,
+    // which is async-signal-safe; it touches no lock or allocation of the parent.
+    unsafe {
+        cmd.pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from));
+    }
     let start = Instant::now();
     let mut child = cmd.spawn()?;
     let (tx, rx) = mpsc::channel();
