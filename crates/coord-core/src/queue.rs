@@ -8,6 +8,10 @@
 //! There is no feeder thread: `put` writes into the pipe itself, so a round trip costs one
 //! wake-up each way, as a bare pipe does.
 //!
+//! Byte payloads have a raw path, [`Queue::put_bytes`] / [`Queue::get_bytes_into`]: the same
+//! frames as a `serde_bytes::ByteBuf`, but a large payload goes from the pipe straight into the
+//! caller's reused `Vec<u8>`, with no decoding copy into a new value.
+//!
 //! ## How a consumer learns that every producer is gone
 //! Only producers hold the pipe's write end; the kernel closes a process's descriptors when
 //! it dies (also by `SIGKILL`). So when the last producer has exited or called
@@ -537,6 +541,20 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     /// Puts one message (`q.put(item)`). Blocks only while the pipe is full.
     pub fn put(&self, item: &T) -> Result<(), Error> {
+        self.put_item(item)
+    }
+
+    /// Puts one message made of raw bytes: the fast path for byte payloads, with
+    /// [`get_bytes_into`](Queue::get_bytes_into) on the other side.
+    ///
+    /// On the wire it is exactly what `put` writes for a `serde_bytes::ByteBuf` (or a `Vec<u8>`)
+    /// holding the same bytes, so a typed `get` of such a type reads it too. A large payload goes
+    /// from `bytes` to the pipe in one `writev` with the frame header, without a copy in between.
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<(), Error> {
+        self.put_item(&RawBytes(bytes))
+    }
+
+    fn put_item<U: Serialize>(&self, item: &U) -> Result<(), Error> {
         // Size first: one exact allocation instead of a growing buffer that is copied at
         // every doubling, and an oversized message is refused before it is built.
         let size = postcard::experimental::serialized_size(item).map_err(Error::Encode)?;
@@ -560,7 +578,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         })
     }
 
-    fn put_frame(&self, item: &T, size: usize, buf: &mut Vec<u8>) -> Result<(), Error> {
+    fn put_frame<U: Serialize>(&self, item: &U, size: usize, buf: &mut Vec<u8>) -> Result<(), Error> {
         buf.clear();
         buf.extend_from_slice(&MAGIC.to_le_bytes());
         buf.extend_from_slice(&(size as u32).to_le_bytes());
@@ -611,7 +629,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 payload: 0,
                 err: None,
             };
-            let r = postcard::serialize_with_flavor::<T, _, _>(item, &mut w);
+            let r = postcard::serialize_with_flavor::<U, _, _>(item, &mut w);
             let written = w.payload;
             if let Some(e) = w.err {
                 h.corrupted.store(true, Ordering::Release);
@@ -752,7 +770,74 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         self.len() == 0
     }
 
+    /// Waits for the next message, which must be a byte string (put by
+    /// [`put_bytes`](Queue::put_bytes), or by `put` of a `serde_bytes::ByteBuf`, a `Vec<u8>`...),
+    /// and leaves its bytes in `out` (replacing what was there); returns their number. The fast
+    /// path for byte payloads: a large payload is read from the pipe straight into `out`, with
+    /// no decoding step and no copy into a new value, and `out`'s allocation is reused from one
+    /// message to the next. Errors as [`get`](Queue::get); a message that is not a byte string
+    /// is consumed and refused with [`Error::Decode`].
+    pub fn get_bytes_into(&self, out: &mut Vec<u8>) -> Result<usize, Error> {
+        self.recv_bytes(None, out)
+    }
+
+    /// [`get_bytes_into`](Queue::get_bytes_into) waiting at most `timeout`, as
+    /// [`get_timeout`](Queue::get_timeout) does.
+    pub fn get_bytes_into_timeout(&self, out: &mut Vec<u8>, timeout: Duration) -> Result<usize, Error> {
+        self.recv_bytes(Instant::now().checked_add(timeout), out)
+    }
+
+    fn recv_bytes(&self, deadline: Option<Instant>, out: &mut Vec<u8>) -> Result<usize, Error> {
+        self.recv_frame(
+            deadline,
+            out,
+            |out, body| {
+                let (n, prefix) = byte_string_len(body, body.len()).map_err(Error::Decode)?;
+                out.clear();
+                out.extend_from_slice(&body[prefix..prefix + n]);
+                Ok(n)
+            },
+            // SAFETY (of the call): `recv_frame` passes a large frame's position in the
+            // read-ahead buffer, with the reader lock held.
+            |out, ra, from, have, len| unsafe { self.read_bytes_body(ra, from, have, len, out) },
+        )
+    }
+
     fn recv(&self, deadline: Option<Instant>) -> Result<T, Error> {
+        self.recv_frame(
+            deadline,
+            &mut (),
+            |_, body| postcard::from_bytes(body).map_err(Error::Decode),
+            // A frame larger than what was read ahead: take what is here, read the rest
+            // straight into a buffer this thread reuses (no allocation, no page faults per
+            // message).
+            |_, ra, from, have, len| {
+                READ_BUF.with(|cell| match cell.try_borrow_mut() {
+                    Ok(mut buf) => {
+                        let r = self.read_body(ra, from, have, len, &mut buf);
+                        if buf.capacity() > KEEP_BUF {
+                            *buf = Vec::new();
+                        }
+                        r
+                    }
+                    Err(_) => self.read_body(ra, from, have, len, &mut Vec::new()),
+                })
+            },
+        )
+    }
+
+    /// Takes the reader lock, waits for a frame and checks its header. A frame that is all in
+    /// the read-ahead buffer is handed to `whole` (its body, in place); a larger one to `large`
+    /// (`ra`, where its body starts in the read-ahead buffer, how many of its bytes are there,
+    /// its length), which must read the rest of it from the pipe. Either gets `out`, where
+    /// the caller wants the message.
+    fn recv_frame<O: ?Sized, R>(
+        &self,
+        deadline: Option<Instant>,
+        out: &mut O,
+        whole: impl FnOnce(&mut O, &[u8]) -> Result<R, Error>,
+        large: impl FnOnce(&mut O, *mut u8, usize, usize, usize) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         let h = self.header();
         let acquired = loop {
             if !self.inner.inherited.load(Ordering::Relaxed) {
@@ -870,7 +955,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             // SAFETY: `start + FRAME_HEADER + len <= end`: initialized bytes inside the buffer,
             // which nobody else touches while we hold the reader lock.
             let body = unsafe { std::slice::from_raw_parts(ra.add(start + FRAME_HEADER), len) };
-            let r = postcard::from_bytes(body).map_err(Error::Decode);
+            let r = whole(out, body);
             h.ra_start
                 .store((start + FRAME_HEADER + len) as u32, Ordering::Relaxed);
             h.read_in_flight.store(0, Ordering::Release);
@@ -878,18 +963,71 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             h.bytes_got.fetch_add(len as u64, Ordering::Relaxed);
             return r;
         }
-        // 2b. A frame larger than what was read ahead: take what is here, read the rest
-        // straight into a buffer this thread reuses (no allocation, no page faults per message).
-        READ_BUF.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut buf) => {
-                let r = self.read_body(ra, start + FRAME_HEADER, have, len, &mut buf);
-                if buf.capacity() > KEEP_BUF {
-                    *buf = Vec::new();
-                }
-                r
+        // 2b. A frame larger than what was read ahead.
+        large(out, ra, start + FRAME_HEADER, have, len)
+    }
+
+    /// `read_body` for [`get_bytes_into`](Queue::get_bytes_into): the byte string's length
+    /// prefix is taken first (from the read-ahead buffer, or the pipe if it is not all there),
+    /// then the payload goes to `out`: what was read ahead by one copy, the rest by the kernel,
+    /// straight from the pipe.
+    ///
+    /// # Safety
+    /// The caller holds the reader lock; `ra[from..from + have]` are the first `have < len`
+    /// bytes of a frame body of `len` bytes, the last valid bytes of the read-ahead buffer.
+    unsafe fn read_bytes_body(
+        &self,
+        ra: *mut u8,
+        from: usize,
+        have: usize,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, Error> {
+        let h = self.header();
+        h.read_in_flight.store(1, Ordering::Release);
+        // SAFETY: the caller's contract: initialized bytes of the buffer, which only we touch.
+        let ahead = unsafe { std::slice::from_raw_parts(ra.add(from), have) };
+        // The length prefix (at most MAX_PREFIX bytes).
+        let mut pre = [0u8; MAX_PREFIX];
+        let want = len.min(MAX_PREFIX);
+        let got = if have >= want {
+            pre[..want].copy_from_slice(&ahead[..want]);
+            have
+        } else {
+            pre[..have].copy_from_slice(ahead);
+            // SAFETY: `pre[have..want]` is writable.
+            unsafe { self.read_rest(pre.as_mut_ptr().add(have), want - have)? };
+            want
+        };
+        // The body's first `got` bytes are in hand: in `ahead` if all of them were read ahead,
+        // else in `pre`.
+        let first: &[u8] = if have >= want { ahead } else { &pre[..want] };
+        out.clear();
+        let parsed = byte_string_len(&pre[..want], len);
+        out.reserve(len);
+        if let Ok((_, prefix)) = parsed {
+            out.extend_from_slice(&first[prefix..got]);
+        } // else: not a byte string; the rest of the frame is still consumed, into `out`
+        h.ra_start.store(0, Ordering::Relaxed);
+        h.ra_end.store(0, Ordering::Relaxed);
+        let rest = len - got;
+        let at = out.len();
+        // SAFETY: `out` has room for `len >= at + rest` bytes (reserved above); the bytes are
+        // initialized by `read_rest` before `set_len` makes them part of the vector.
+        unsafe {
+            self.read_rest(out.as_mut_ptr().add(at), rest)?;
+            out.set_len(at + rest);
+        }
+        h.read_in_flight.store(0, Ordering::Release);
+        h.messages_got.fetch_add(1, Ordering::Relaxed);
+        h.bytes_got.fetch_add(len as u64, Ordering::Relaxed);
+        match parsed {
+            Ok((n, _)) => Ok(n),
+            Err(e) => {
+                out.clear();
+                Err(Error::Decode(e))
             }
-            Err(_) => self.read_body(ra, start + FRAME_HEADER, have, len, &mut Vec::new()),
-        })
+        }
     }
 
     /// Moves `have` body bytes from the read-ahead buffer at `from` into `buf`, reads the other
@@ -1047,6 +1185,41 @@ fn write_all(fd: i32, mut buf: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// The longest length prefix of a byte string: a varint of at most `MAX_MESSAGE` (26 bits).
+const MAX_PREFIX: usize = 4;
+
+/// A byte string as postcard writes it (`serde_bytes` or [`Queue::put_bytes`]): a varint
+/// length, then the bytes. From the first bytes of a frame body of `len` bytes, returns the
+/// string's length and the prefix's; refuses a body that is anything else.
+fn byte_string_len(start: &[u8], len: usize) -> Result<(usize, usize), postcard::Error> {
+    let mut n = 0usize;
+    for (i, &b) in start.iter().take(MAX_PREFIX).enumerate() {
+        n |= usize::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            let prefix = i + 1;
+            return if prefix + n == len {
+                Ok((n, prefix))
+            } else {
+                Err(postcard::Error::DeserializeBadEncoding)
+            };
+        }
+    }
+    Err(if start.len() < MAX_PREFIX.min(len) || len == 0 {
+        postcard::Error::DeserializeUnexpectedEnd
+    } else {
+        postcard::Error::DeserializeBadVarint
+    })
+}
+
+/// Serializes as a byte string (what `serde_bytes::Bytes` does, without the dependency).
+struct RawBytes<'a>(&'a [u8]);
+
+impl Serialize for RawBytes<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
+}
+
 /// Messages at least this large are serialized straight into the pipe (see `FrameWriter`).
 const DIRECT_WRITE: usize = 32 << 10;
 
@@ -1145,5 +1318,122 @@ pub(crate) fn process_alive(pid: i32) -> bool {
                 .is_none_or(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X')),
             Err(_) => false,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Process;
+
+    const DEADLINE: Duration = Duration::from_secs(30);
+
+    fn pattern(tag: u32, n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|i| (i as u32).wrapping_mul(31).wrapping_add(tag) as u8)
+            .collect()
+    }
+
+    #[test]
+    fn put_bytes_and_get_bytes_into_carry_any_size_whole_and_speak_bytebuf_wire() {
+        let q: Queue<Vec<u8>> = Queue::new().unwrap();
+        let sizes = [
+            0usize,
+            1,
+            127,
+            128,
+            4083,
+            4095,
+            4096,
+            4097,
+            65_536,
+            1 << 20,
+            3 << 20,
+        ];
+        let p = Process::start(|| -> Result<(), Error> {
+            for (i, &n) in sizes.iter().enumerate() {
+                // Alternately the raw path and a typed put of the same bytes.
+                if i % 2 == 0 {
+                    q.put_bytes(&pattern(i as u32, n))?;
+                } else {
+                    q.put(&pattern(i as u32, n))?;
+                }
+            }
+            // Not byte strings (u16 elements of 2 bytes each): small, then large.
+            q.retype::<Vec<u16>>().put(&vec![300u16; 10])?;
+            q.retype::<Vec<u16>>().put(&vec![300u16; 100_000])?;
+            q.put_bytes(b"after")?;
+            Ok(())
+        })
+        .unwrap();
+        let mut out = vec![1, 2, 3];
+        for (i, &n) in sizes.iter().enumerate() {
+            if i % 3 == 2 {
+                // Read back typed: the raw path's frames are a Vec<u8>'s encoding.
+                assert_eq!(q.get_timeout(DEADLINE).unwrap(), pattern(i as u32, n), "size {n}");
+            } else {
+                assert_eq!(q.get_bytes_into_timeout(&mut out, DEADLINE).unwrap(), n);
+                assert!(out == pattern(i as u32, n), "size {n} differs");
+            }
+        }
+        for _ in 0..2 {
+            let r = q.get_bytes_into_timeout(&mut out, DEADLINE);
+            assert!(matches!(r, Err(Error::Decode(_))), "{r:?}");
+        }
+        // The refused messages were consumed whole: the stream goes on.
+        assert_eq!(q.get_bytes_into_timeout(&mut out, DEADLINE).unwrap(), 5);
+        assert_eq!(out, b"after");
+        assert!(matches!(p.join_timeout(DEADLINE), Ok(Some(s)) if s.success()));
+        assert!(matches!(
+            q.get_bytes_into_timeout(&mut out, DEADLINE),
+            Err(Error::Disconnected)
+        ));
+        let s = q.stats();
+        assert_eq!((s.messages_put, s.messages_got), (14, 14));
+        assert_eq!(s.bytes_put, s.bytes_got);
+    }
+
+    #[test]
+    fn concurrent_put_bytes_of_large_frames_arrive_exactly_once_intact_in_order() {
+        const PRODUCERS: u32 = 3;
+        const EACH: u32 = 40;
+        let size = |p: u32, seq: u32| [10usize, 5000, 70_000, 300_000][((p + seq) % 4) as usize];
+        let q: Queue<Vec<u8>> = Queue::new().unwrap();
+        let qr = &q;
+        let procs: Vec<Process> = (0..PRODUCERS)
+            .map(|p| {
+                Process::start(move || -> Result<(), Error> {
+                    for seq in 0..EACH {
+                        let mut m = pattern(p * 1000 + seq, size(p, seq));
+                        m[..8].copy_from_slice(&[p.to_le_bytes(), seq.to_le_bytes()].concat());
+                        qr.put_bytes(&m)?;
+                    }
+                    Ok(())
+                })
+                .unwrap()
+            })
+            .collect();
+        let mut next = [0u32; PRODUCERS as usize];
+        let mut out = Vec::new();
+        for _ in 0..PRODUCERS * EACH {
+            q.get_bytes_into_timeout(&mut out, DEADLINE).unwrap();
+            let p = u32::from_le_bytes(out[..4].try_into().unwrap());
+            let seq = u32::from_le_bytes(out[4..8].try_into().unwrap());
+            assert_eq!(
+                seq, next[p as usize],
+                "producer {p}: out of order, lost or duplicated"
+            );
+            next[p as usize] += 1;
+            let mut want = pattern(p * 1000 + seq, size(p, seq));
+            want[..8].copy_from_slice(&out[..8]);
+            assert!(out == want, "message {p}/{seq} torn");
+        }
+        for p in &procs {
+            assert!(matches!(p.join_timeout(DEADLINE), Ok(Some(s)) if s.success()));
+        }
+        assert!(matches!(
+            q.get_bytes_into_timeout(&mut out, DEADLINE),
+            Err(Error::Disconnected)
+        ));
     }
 }
