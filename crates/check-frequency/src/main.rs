@@ -9,7 +9,6 @@ use check_frequency::{
     FlagKind, SweepConfig, Work, WorkKind, contended_read_cost, read_cost_ns, run_example, run_sweep,
 };
 use clap::{Parser, ValueEnum};
-use nix::sys::signal::{SigHandler, Signal, signal};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum WorkArg {
@@ -69,15 +68,10 @@ struct Args {
 }
 
 fn main() {
-    // SIGPIPE back to its default action (SIG_DFL): when the reader of our stdout goes away
-    // (`check-frequency | head -3`), the kernel ends this process quietly, like any Unix tool,
-    // instead of the next print failing on "Broken pipe" (Rust ignores SIGPIPE by default).
+    // First, before any thread or child exists: `check-frequency | head -3` then ends quietly instead of
+    // failing on "Broken pipe".
     // Our worker processes die with us (coord-core sets PR_SET_PDEATHSIG on them).
-    // SAFETY: `signal` is unsafe because a handler function could interrupt any code; SIG_DFL
-    // installs no function of ours. It runs first in main, before any thread or child exists.
-    unsafe {
-        let _ = signal(Signal::SIGPIPE, SigHandler::SigDfl);
-    }
+    lab_support::restore_default_sigpipe();
     let args = Args::parse();
     if let Err(e) = run(&args) {
         eprintln!("error: {e:#}");

@@ -125,9 +125,8 @@ pub fn header(workers: usize, cpus: usize, dev_build: bool) -> String {
         "Lecture 27, Concept 4.1 and Example 27.2: how often should a worker look at the stop flag?\n",
     );
     if dev_build {
-        s.push_str(
-            "(dev build: optimized, overflow checks on; for final numbers: cargo run --release -p check-frequency)\n",
-        );
+        s.push_str(&lab_support::dev_build_text("check-frequency"));
+        s.push('\n');
     }
     s.push_str(&format!(
         "{workers} worker processes (fork), {cpus} CPUs online. Two kinds of flag: locked = Value<bool>, a \

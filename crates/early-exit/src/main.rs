@@ -5,7 +5,6 @@ use anyhow::Result;
 use clap::{Parser, ValueEnum};
 use early_exit::report::{self, Plan};
 use early_exit::{FlagKind, Target};
-use nix::sys::signal::{SigHandler, Signal, signal};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum FlagArg {
@@ -65,15 +64,10 @@ struct Args {
 }
 
 fn main() {
-    // SIGPIPE back to its default action (SIG_DFL): when the reader of our stdout goes away
-    // (`early-exit | head -3`), the kernel ends this process quietly, like any Unix tool,
-    // instead of the next print failing on "Broken pipe" (Rust ignores SIGPIPE by default).
+    // First, before any thread or child exists: `early-exit | head -3` then ends quietly instead of
+    // failing on "Broken pipe".
     // Our worker processes die with us (coord-core sets PR_SET_PDEATHSIG on them).
-    // SAFETY: `signal` is unsafe because a handler function could interrupt any code; SIG_DFL
-    // installs no function of ours. It runs first in main, before any thread or child exists.
-    unsafe {
-        let _ = signal(Signal::SIGPIPE, SigHandler::SigDfl);
-    }
+    lab_support::restore_default_sigpipe();
     let args = Args::parse();
     if let Err(e) = run(&args) {
         eprintln!("error: {e:#}");

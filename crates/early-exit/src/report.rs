@@ -205,18 +205,7 @@ pub fn run_plan(p: &Plan) -> Result<Results> {
 // Formatting
 // --------------------------------------------------------------------------------------------
 
-/// 1234567 -> "1,234,567".
-pub fn int(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use lab_support::fmt::group_digits as int;
 
 /// Nanoseconds in the unit that reads best.
 pub fn dur(ns: u64) -> String {
@@ -246,11 +235,8 @@ pub fn render(p: &Plan, r: &Results) -> String {
         o,
         "Lecture 27, Concept 2.1 and Example 27.1: first found wins, and the others stop"
     );
-    if cfg!(debug_assertions) {
-        let _ = writeln!(
-            o,
-            "(dev build: optimized, overflow checks on; for final numbers: cargo run --release -p early-exit)"
-        );
+    if let Some(note) = lab_support::dev_build_note("early-exit") {
+        let _ = writeln!(o, "{note}");
     }
     let _ = writeln!(
         o,

@@ -12,7 +12,6 @@ use lecture_claims::claims::{Claim, sort_by_section};
 use lecture_claims::concepts::{self, CONCEPT_CRATES, Outcome};
 use lecture_claims::python::{self, PythonLookup};
 use lecture_claims::{machine, report, workloads, workspace_root};
-use nix::sys::signal::{SigHandler, Signal, signal};
 
 /// Lecture 27: each quantitative claim of the lecture next to what this machine measures,
 /// from short runs of the concept crates, plus the lecture's workloads in Rust and Python.
@@ -34,14 +33,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    // SIGPIPE back to its default action (SIG_DFL): when the reader of our stdout goes away
-    // (`lecture-claims | head -3`), the kernel ends this process quietly, like any Unix tool,
-    // instead of the next print failing on "Broken pipe" (Rust ignores SIGPIPE by default).
-    // SAFETY: `signal` is unsafe because a handler function could interrupt any code; SIG_DFL
-    // installs no function of ours. It runs first in main, before any thread or child exists.
-    unsafe {
-        let _ = signal(Signal::SIGPIPE, SigHandler::SigDfl);
-    }
+    // First, before any thread or child exists: `lecture-claims | head -3` then ends quietly instead of
+    // failing on "Broken pipe".
+    lab_support::restore_default_sigpipe();
     let args = Args::parse();
     match run(&args) {
         Ok(true) => ExitCode::SUCCESS,
@@ -58,10 +52,8 @@ fn run(args: &Args) -> Result<bool> {
     let deadline = Duration::from_secs(args.timeout);
     println!("Lecture 27 - the lecture's quantitative claims, measured on this machine");
     println!("machine: {}", machine::describe());
-    if cfg!(debug_assertions) {
-        println!(
-            "(dev build: optimized, overflow checks on; for final numbers: cargo run --release -p lecture-claims)"
-        );
+    if let Some(note) = lab_support::dev_build_note("lecture-claims") {
+        println!("{note}");
     }
 
     let mut all_ok = true;

@@ -8,8 +8,9 @@ use crate::{Config, RunReport, SECTION, Shutdown};
 pub fn header() -> String {
     let mut s =
         format!("Lecture 27, Concept {SECTION}: the poison-pill shutdown pattern, with real processes\n");
-    if cfg!(debug_assertions) {
-        s.push_str("(dev build: optimized, overflow checks on; for final numbers: cargo run --release -p poison-pill)\n");
+    if let Some(note) = lab_support::dev_build_note("poison-pill") {
+        s.push_str(&note);
+        s.push('\n');
     }
     s
 }

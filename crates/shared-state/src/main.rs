@@ -4,7 +4,6 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use nix::sys::signal::{SigHandler, Signal, signal};
 use shared_state::{Config, Report, render};
 
 /// Lecture 27, concepts 3.1 and 5.1: what one access to a Manager object, a Value, an Array
@@ -108,15 +107,10 @@ fn run(a: &Args) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    // SIGPIPE back to its default action (SIG_DFL): when the reader of our stdout goes away
-    // (`shared-state | head -3`), the kernel ends this process quietly, like any Unix tool,
-    // instead of the next print failing on "Broken pipe" (Rust ignores SIGPIPE by default).
+    // First, before any thread or child exists: `shared-state | head -3` then ends quietly instead of
+    // failing on "Broken pipe".
     // Our worker processes and the manager server die with us (PR_SET_PDEATHSIG).
-    // SAFETY: `signal` is unsafe because a handler function could interrupt any code; SIG_DFL
-    // installs no function of ours. It runs first in main, before any thread or child exists.
-    unsafe {
-        let _ = signal(Signal::SIGPIPE, SigHandler::SigDfl);
-    }
+    lab_support::restore_default_sigpipe();
     let args = Args::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,11 +14,8 @@ pub fn header(cfg: &Config) -> String {
         s,
         "Lecture 27, concepts 3.1 and 5.1: Manager vs Value vs Array, what one shared access costs"
     );
-    if cfg!(debug_assertions) {
-        let _ = writeln!(
-            s,
-            "(dev build: optimized, overflow checks on; for final numbers: cargo run --release -p shared-state)"
-        );
+    if let Some(note) = lab_support::dev_build_note("shared-state") {
+        let _ = writeln!(s, "{note}");
     }
     let _ = writeln!(
         s,

@@ -56,14 +56,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // SAFETY: restoring the default action of SIGPIPE before any other thread or child exists:
-    // `coord-exercises list | head` then ends quietly instead of panicking on a closed stdout.
-    unsafe {
-        let _ = nix::sys::signal::signal(
-            nix::sys::signal::Signal::SIGPIPE,
-            nix::sys::signal::SigHandler::SigDfl,
-        );
-    }
+    // `coord-exercises list | head` ends quietly instead of panicking on a closed stdout.
+    lab_support::restore_default_sigpipe();
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(true) => ExitCode::SUCCESS,
