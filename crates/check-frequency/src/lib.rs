@@ -1169,17 +1169,7 @@ pub fn recommend(
 
 /// Median of the values (0 for none).
 pub fn median(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let m = s.len() / 2;
-    if s.len() % 2 == 1 {
-        s[m]
-    } else {
-        (s[m - 1] + s[m]) / 2.0
-    }
+    lab_support::stats::median(v).unwrap_or(0.0)
 }
 
 /// Interquartile range (0 for fewer than 2 values).
@@ -1197,18 +1187,7 @@ pub fn iqr(v: &[f64]) -> f64 {
     q(0.75) - q(0.25)
 }
 
-/// 1234567 -> "1,234,567".
-pub fn group_digits(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use lab_support::fmt::group_digits;
 
 /// A duration in ns, printed with a unit that keeps 3 significant figures.
 pub fn fmt_ns(ns: f64) -> String {

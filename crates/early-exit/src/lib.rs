@@ -816,18 +816,9 @@ impl FlagCost {
     }
 }
 
+/// Median of the values (NaN for none).
 pub fn median(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let m = s.len() / 2;
-    if s.len() % 2 == 1 {
-        s[m]
-    } else {
-        (s[m - 1] + s[m]) / 2.0
-    }
+    lab_support::stats::median(v).unwrap_or(f64::NAN)
 }
 
 pub fn median_u64(v: &[u64]) -> Option<u64> {

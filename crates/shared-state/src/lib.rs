@@ -1115,18 +1115,7 @@ pub fn fmt_ns(ns: f64) -> String {
     }
 }
 
-/// `1234567` → `1,234,567`.
-pub fn group(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use lab_support::fmt::group_digits as group;
 
 /// The lecture's quantitative claims of 3.1 and 5.1, checked against this run.
 pub fn claims(table: &LatencyTable, bottleneck: &[BottleneckRow], lost: &[LostUpdates]) -> Vec<Claim> {
