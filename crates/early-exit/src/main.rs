@@ -64,8 +64,8 @@ struct Args {
 }
 
 fn main() {
-    // First, before any thread or child exists: `early-exit | head -3` then ends quietly instead of
-    // failing on "Broken pipe".
+    // First thing, before any thread or child exists: `early-exit | head -3` then ends
+    // quietly instead of failing on "Broken pipe".
     // Our worker processes die with us (coord-core sets PR_SET_PDEATHSIG on them).
     lab_support::restore_default_sigpipe();
     let args = Args::parse();

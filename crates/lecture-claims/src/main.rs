@@ -33,8 +33,8 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    // First, before any thread or child exists: `lecture-claims | head -3` then ends quietly instead of
-    // failing on "Broken pipe".
+    // First thing, before any thread or child exists: `lecture-claims | head -3` then ends
+    // quietly instead of failing on "Broken pipe".
     lab_support::restore_default_sigpipe();
     let args = Args::parse();
     match run(&args) {

@@ -107,8 +107,8 @@ fn run(a: &Args) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    // First, before any thread or child exists: `shared-state | head -3` then ends quietly instead of
-    // failing on "Broken pipe".
+    // First thing, before any thread or child exists: `shared-state | head -3` then ends
+    // quietly instead of failing on "Broken pipe".
     // Our worker processes and the manager server die with us (PR_SET_PDEATHSIG).
     lab_support::restore_default_sigpipe();
     let args = Args::parse();
