@@ -161,6 +161,17 @@ fn raw_pipe_echo(size: usize) -> (Process, OwnedFd, OwnedFd) {
     (child, ping_w, pong_r)
 }
 
+/// `n` round trips of `bytes` through a [`raw_pipe_echo`]: the floor of both queue rows.
+fn raw_pipe_round_trips(w: &OwnedFd, r: &OwnedFd, bytes: &[u8], back: &mut [u8], n: usize) -> f64 {
+    let t0 = Instant::now();
+    for _ in 0..n {
+        write_all(w, black_box(bytes));
+        assert!(read_exact(r, back));
+        black_box(&back);
+    }
+    per_op(t0, n)
+}
+
 fn queue_round_trip<T>(cfg: &Cfg, what: &'static str, msg: T, size: usize, n_full: usize) -> Row
 where
     T: serde::Serialize + serde::de::DeserializeOwned + Clone,
@@ -189,15 +200,7 @@ where
             }
             per_op(t0, n)
         },
-        || {
-            let t0 = Instant::now();
-            for _ in 0..n {
-                write_all(&raw_w, black_box(&bytes));
-                assert!(read_exact(&raw_r, &mut back));
-                black_box(&back);
-            }
-            per_op(t0, n)
-        },
+        || raw_pipe_round_trips(&raw_w, &raw_r, &bytes, &mut back, n),
     );
     drop(echo);
     drop(raw_echo);
@@ -240,15 +243,7 @@ fn queue_bytes_round_trip(cfg: &Cfg, what: &'static str, size: usize, n_full: us
             }
             per_op(t0, n)
         },
-        || {
-            let t0 = Instant::now();
-            for _ in 0..n {
-                write_all(&raw_w, black_box(&bytes));
-                assert!(read_exact(&raw_r, &mut back));
-                black_box(&back);
-            }
-            per_op(t0, n)
-        },
+        || raw_pipe_round_trips(&raw_w, &raw_r, &bytes, &mut back, n),
     );
     drop(echo);
     drop(raw_echo);
