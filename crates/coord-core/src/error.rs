@@ -31,6 +31,11 @@ pub enum Error {
     ServerGone,
     /// The manager refused the call (for example, a list index out of range).
     Remote(String),
+    /// An argument no call could honour (a barrier of zero parties, ...), with why.
+    InvalidArgument(String),
+    /// `Barrier::wait`: another party gave up waiting (or the barrier was aborted), so this
+    /// round can never open.
+    BrokenBarrier,
 }
 
 impl fmt::Display for Error {
@@ -58,6 +63,10 @@ impl fmt::Display for Error {
             Error::TooManyProducers { max } => write!(f, "more than {max} processes put on this queue"),
             Error::ServerGone => f.write_str("the manager process is gone (it exited or was killed)"),
             Error::Remote(msg) => write!(f, "the manager refused the call: {msg}"),
+            Error::InvalidArgument(why) => write!(f, "invalid argument: {why}"),
+            Error::BrokenBarrier => {
+                f.write_str("barrier broken: another party timed out or aborted, so this round cannot open")
+            }
         }
     }
 }

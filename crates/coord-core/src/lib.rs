@@ -24,6 +24,7 @@
 //! | `Lock()` | [`Lock::new`] | survives a dead owner: [`OwnerDied`] instead of a deadlock |
 //! | `Queue()`, `q.put(x)`, `q.get()` | [`Queue::new`], [`Queue::put`], [`Queue::get`] | typed (serde); no feeder thread; [`Error::Disconnected`] when all producers are gone |
 //! | `q.get(timeout=t)`, `q.get_nowait()` | [`Queue::get_timeout`], [`Queue::try_get`] | |
+//! | `Barrier(n)`, `b.wait(timeout)` | [`Barrier::new`], [`Barrier::wait_timeout`] | a timeout breaks it for all, as in Python |
 //! | `Manager()` | [`Manager::start`] | |
 //! | `m.Value('i', 0)`, `m.list()`, `m.dict()` | [`Manager::value`], [`Manager::list`], [`Manager::dict`] | integers only; every call is one counted round trip |
 //!
@@ -34,7 +35,9 @@
 //! do its work through this crate's primitives and report back through them, not print.
 //! It leaves through `_exit`: the parent's destructors and buffers are never run twice.
 
+mod barrier;
 mod error;
+mod futex;
 mod lock;
 mod manager;
 mod process;
@@ -42,6 +45,7 @@ mod queue;
 mod shm;
 mod value;
 
+pub use barrier::Barrier;
 pub use error::{Error, Result};
 pub use lock::{Lock, LockGuard, LockResult, LockResultExt, OwnerDied};
 pub use manager::{DictProxy, ListProxy, Manager, ManagerStats, ValueProxy};
