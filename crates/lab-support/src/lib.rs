@@ -4,14 +4,25 @@
 //!
 //! | module | what |
 //! |---|---|
+//! | [`claim`] | [`Claim`]: one claim of the lecture next to what a run measured (the `--json` reports) |
 //! | [`cli_test`] | the CLI tests' way to run a built binary: its own process group, a deadline, no process left behind |
+//! | [`clock`] | CPU-time clocks (process, thread) |
 //! | [`fmt`] | number formatting for the binaries' tables (`1,234,567`) |
+//! | [`procfs`] | a process's state and parent from `/proc/<pid>/stat` |
 //! | [`stats`] | the median the binaries quote |
+//! | [`work`] | the work the lecture's examples compute: [`is_prime`] |
 //! | (root) | the `main` preamble: [`restore_default_sigpipe`], [`dev_build_note`] |
 
+pub mod claim;
 pub mod cli_test;
+pub mod clock;
 pub mod fmt;
+pub mod procfs;
 pub mod stats;
+pub mod work;
+
+pub use claim::Claim;
+pub use work::is_prime;
 
 use nix::sys::signal::{SigHandler, Signal, signal};
 

@@ -3,24 +3,9 @@
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-/// One quantitative claim of the lecture, as a concept binary measured it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Claim {
-    /// The lecture section, e.g. `"3.1"` or `"Example 27.2"`.
-    pub section: String,
-    /// A short paraphrase of the claim.
-    pub claim: String,
-    /// What the lecture says, e.g. `"1,000x or more"`.
-    pub lecture: String,
-    /// What this run measured, as text.
-    pub measured: String,
-    /// The measured figure as a number, when there is one.
-    #[serde(default)]
-    pub value: Option<f64>,
-    /// Whether the claim holds on this machine; `None` when the run cannot decide.
-    #[serde(default)]
-    pub holds: Option<bool>,
-}
+/// One quantitative claim of the lecture, as a concept binary measured it (the one type
+/// every binary writes and this crate reads).
+pub use lab_support::Claim;
 
 /// The one JSON object a concept binary prints with `--json` (other fields are ignored here).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
