@@ -2,7 +2,8 @@
 
 use std::fmt::Write;
 
-use crate::{Config, RunReport, SECTION, Shutdown};
+use crate::config::{Config, SECTION, Shutdown};
+use crate::scenarios::RunReport;
 
 /// The first lines: the lecture section, and a note when this is an unoptimized-checks build.
 pub fn header() -> String {
@@ -385,6 +386,23 @@ pub fn contrast_table(runs: &[RunReport]) -> String {
         );
     }
     s.push('\n');
+    s
+}
+
+/// Everything after the detailed runs: the side-by-side table (when there is more than one
+/// run), the processes left behind if any, and what to try next.
+pub fn footer(runs: &[RunReport], children_left: &[u32], last: Option<Shutdown>) -> String {
+    let mut s = String::new();
+    if runs.len() > 1 {
+        let _ = write!(s, "\n{}", contrast_table(runs));
+    }
+    if !children_left.is_empty() {
+        let _ = write!(
+            s,
+            "\nPROCESSES LEFT BEHIND (children of this program): {children_left:?}\n"
+        );
+    }
+    let _ = write!(s, "\n{}", next_hint(last));
     s
 }
 
