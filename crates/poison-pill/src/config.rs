@@ -95,18 +95,15 @@ pub struct Config {
     pub join_wait_ms: u32,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            workers: 4,
-            tasks: 200,
-            task_us: 1_000,
-            join_wait_ms: 500,
-        }
-    }
-}
-
 impl Config {
+    /// The binary's defaults.
+    pub const DEFAULT: Config = Config {
+        workers: 4,
+        tasks: 200,
+        task_us: 1_000,
+        join_wait_ms: 500,
+    };
+
     pub fn new(workers: u32, tasks: u32, task_us: u32, join_wait_ms: u32) -> Config {
         Config {
             workers,

@@ -15,19 +15,19 @@ use poison_pill::{claims, render, scenarios};
 #[command(name = "poison-pill", version)]
 struct Args {
     /// Worker processes in the pool
-    #[arg(long, default_value_t = 4, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=MAX_WORKERS as i64))]
+    #[arg(long, default_value_t = Config::DEFAULT.workers, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=MAX_WORKERS as i64))]
     workers: u32,
     /// Tasks the parent puts on the queue
-    #[arg(long, default_value_t = 200, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=MAX_TASKS as i64))]
+    #[arg(long, default_value_t = Config::DEFAULT.tasks, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=MAX_TASKS as i64))]
     tasks: u32,
     /// Work per task, in microseconds of CPU time (0: no work, only the coordination)
-    #[arg(long, default_value_t = 1000, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(0..=MAX_TASK_US as i64))]
+    #[arg(long, default_value_t = Config::DEFAULT.task_us, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(0..=MAX_TASK_US as i64))]
     task_us: u32,
     /// How the parent stops the workers [default: pill, followed by a one-line contrast of the others]
     #[arg(long, value_enum)]
     shutdown: Option<Choice>,
     /// For --shutdown none: how long join waits for the workers before the parent gives up
-    #[arg(long, default_value_t = 500, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=60_000))]
+    #[arg(long, default_value_t = Config::DEFAULT.join_wait_ms, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=60_000))]
     join_wait_ms: u32,
     /// Print one JSON object (claims, per-run figures) instead of the tables
     #[arg(long)]

@@ -138,6 +138,33 @@ fn worker_loop_stops_at_its_pill_and_leaves_what_follows_it() {
     assert!(!pid_alive(p.pid()));
 }
 
+/// The book's promise: with `&()` as its probe, `worker_loop` is the lecture's loop and needs
+/// nothing but the two queues.
+#[test]
+fn the_lectures_worker_needs_no_probe() {
+    let tasks: Queue<Msg> = Queue::new().unwrap();
+    let results: Queue<Done> = Queue::new().unwrap();
+    for id in 0..4 {
+        tasks.put(&Msg::Task { id, work_us: 0 }).unwrap();
+    }
+    send_pills(&tasks, 1).unwrap();
+    let p = Process::start(|| worker_loop(7, &tasks, &results, &())).unwrap();
+    assert_eq!(
+        p.join_timeout(Duration::from_secs(20)).unwrap(),
+        Some(ExitStatus::Exited(0))
+    );
+    let got: Vec<Done> = std::iter::from_fn(|| results.try_get().ok()).collect();
+    let want: Vec<Done> = (0..4)
+        .map(|id| Done {
+            id,
+            worker: 7,
+            value: expected_value(id),
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert!(tasks.is_empty(), "the pill was taken");
+}
+
 #[test]
 fn one_pill_stops_exactly_one_worker() {
     let tasks: Queue<Msg> = Queue::new().unwrap();
