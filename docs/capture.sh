@@ -70,4 +70,7 @@ capture check_frequency "cargo run -p check-frequency" -- run -p check-frequency
 extract check_frequency_example check_frequency '^Example 27\.2' '^Concept 4\.1'
 
 capture lecture_claims_quick "cargo run -p lecture-claims -- --quick" -- run -p lecture-claims -- --quick
-extract lecture_claims_summary lecture_claims_quick '^[0-9]+ claims: ' '^$'
+# Parts of that one run, so every page that quotes a verdict quotes the same run.
+extract lecture_claims_workloads lecture_claims_quick '^section +workload' '^   [(]figures only'
+extract lecture_claims_verdicts lecture_claims_quick '^3[.] The claims measured' '^Summary of this run'
+extract lecture_claims_summary lecture_claims_quick '^Summary of this run' '^$'
