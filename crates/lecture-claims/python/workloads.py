@@ -9,10 +9,11 @@ It prints ONE JSON object: {"language": "python", "version": ..., "figures": {id
 Each id names the same workload as the Rust side (crates/lecture-claims/src/workloads.rs).
 Times are medians over several repetitions.
 
-The book shows the lecture's code from this file, between mdBook's anchor comments (the
-word ANCHOR, then a colon and a name; ANCHOR_END the same), next to the Rust that does the same. The code between the anchors
-keeps the lecture's names and lines (isPrime, searchForPrimes, foundFlag, ...), so what the
-reader sees is the lecture's code and the code that ran; what differs is said in a comment.
+The book shows the lecture's code from this file, next to the Rust that does the same,
+between mdBook's anchor comments (the word ANCHOR, then a colon and a name; ANCHOR_END the
+same). The code between the anchors keeps the lecture's names and lines (isPrime,
+searchForPrimes, foundFlag, ...), so what the reader sees is the lecture's code and the code
+that ran; what differs is said in a comment.
 """
 
 import json

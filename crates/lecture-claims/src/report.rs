@@ -27,7 +27,7 @@ pub fn claims_table(claims: &[(String, Claim)]) -> String {
             "section",
             "claim",
             "lecture says",
-            "measured here",
+            "measured here (Rust)",
             "verdict",
             "from",
         ],
