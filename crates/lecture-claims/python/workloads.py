@@ -47,8 +47,9 @@ def searchForPrimes(workerId, searchRange, foundFlag, resultQueue):
 # ANCHOR_END: ex27_1_worker
 
 
+# ANCHOR: ex27_1_main
 def example_27_1():
-    # ANCHOR: ex27_1_main
+    # The lecture's `if __name__ == "__main__":` block, as a function that can be timed.
     foundFlag = multiprocessing.Value('b', False)  # 'b' is a signed char: reads back 0 or 1
     resultQueue = multiprocessing.Queue()
     ranges = [range(i * 100000, (i+1) * 100000) for i in range(4)]
@@ -61,7 +62,7 @@ def example_27_1():
     for w in workers: w.join()  # joins before draining the queue: fine for one small item
     elapsed = time.perf_counter() - start
     if not resultQueue.empty():
-        workerId, prime = resultQueue.get()
+        workerId, prime = resultQueue.get()  # the lecture prints these and elapsed
     # ANCHOR_END: ex27_1_main
     else:
         raise SystemExit("Example 27.1: no worker put a result on the queue")
@@ -92,8 +93,9 @@ def workerWithRareCheck(taskId, limit, sharedFlag):
 # ANCHOR_END: ex27_2_workers
 
 
+# ANCHOR: ex27_2_main
 def example_27_2(workerFn):
-    # ANCHOR: ex27_2_main
+    # The body of the lecture's loop over the two workers, for one of them.
     sharedFlag = multiprocessing.Value('b', False)  # never set: only the checks' cost shows
     tasks = [(i, 20000, sharedFlag) for i in range(4)]
     workers = [multiprocessing.Process(target=workerFn, args=t) for t in tasks]
