@@ -70,4 +70,13 @@ capture check_frequency "cargo run -p check-frequency" -- run -p check-frequency
 extract check_frequency_example check_frequency '^Example 27\.2' '^Concept 4\.1'
 
 capture lecture_claims_quick "cargo run -p lecture-claims -- --quick" -- run -p lecture-claims -- --quick
-extract lecture_claims_summary lecture_claims_quick '^[0-9]+ claims: ' '^$'
+# Parts of that one run, so every page that quotes a verdict quotes the same run.
+extract lecture_claims_workloads lecture_claims_quick '^section +workload' '^   [(]figures only'
+extract lecture_claims_verdicts lecture_claims_quick '^3[.] The claims measured' '^Summary of this run'
+extract lecture_claims_summary lecture_claims_quick '^Summary of this run' '^$'
+# Each section's lines of part 3 (Rust's verdict and Python's, same run), for its page.
+extract lecture_claims_verdict_1_1 lecture_claims_verdicts '^1[.]1 ' '^3[.]1 '
+extract lecture_claims_verdict_3_1 lecture_claims_verdicts '^3[.]1 ' '^4[.]1 '
+extract lecture_claims_verdict_4_1 lecture_claims_verdicts '^4[.]1 ' '^Example 27'
+extract lecture_claims_verdict_27_2 lecture_claims_verdicts '^Example 27[.]2 ' '^5[.]1 '
+extract lecture_claims_verdict_5_1 lecture_claims_verdicts '^5[.]1 ' '^$'

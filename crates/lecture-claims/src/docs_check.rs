@@ -10,6 +10,11 @@
 //! - a link to a page that does not exist, or exists but is not listed in `SUMMARY.md`
 //!   (mdBook renders only listed pages), or lies outside the book's `src/`;
 //! - a link `page.md#part` (or `#part`) where the page has no heading with that id.
+//!
+//! Anchors work the same in every language mdBook can include (`// ANCHOR: x` in Rust,
+//! `# ANCHOR: x` in Python): only the marker and the name count. The checker also measures
+//! each include, in lines shown, and lists those longer than [`MAX_INCLUDE_LINES`] in
+//! [`Report::long_includes`]: a slide cannot hold more.
 
 use std::fmt;
 use std::fs;
@@ -30,6 +35,9 @@ impl fmt::Display for Problem {
     }
 }
 
+/// The longest excerpt a page should include, in lines shown.
+pub const MAX_INCLUDE_LINES: usize = 45;
+
 /// What was checked, and what is wrong.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -37,6 +45,9 @@ pub struct Report {
     pub includes: usize,
     pub links: usize,
     pub problems: Vec<Problem>,
+    /// Includes that show more than [`MAX_INCLUDE_LINES`] lines (the message says how many
+    /// and of which file).
+    pub long_includes: Vec<Problem>,
 }
 
 /// Checks the book in `book_dir` (the directory holding `book.toml`, pages under `src/`).
@@ -61,12 +72,18 @@ pub fn check_book(book_dir: &Path) -> io::Result<Report> {
         let dir = page.parent().unwrap_or(&src);
         for (line, arg) in includes_in(&text) {
             report.includes += 1;
-            if let Err(message) = check_include(dir, &arg) {
-                report.problems.push(Problem {
+            match check_include(dir, &arg) {
+                Err(message) => report.problems.push(Problem {
                     file: page.clone(),
                     line,
                     message,
-                });
+                }),
+                Ok(shown) if shown > MAX_INCLUDE_LINES => report.long_includes.push(Problem {
+                    file: page.clone(),
+                    line,
+                    message: format!("include `{arg}` shows {shown} lines (more than {MAX_INCLUDE_LINES})"),
+                }),
+                Ok(_) => {}
             }
         }
         for (line, target) in links_in(&text) {
@@ -143,24 +160,38 @@ pub fn includes_in(text: &str) -> Vec<(usize, String)> {
     out
 }
 
-/// Checks one include argument (`path`, `path:anchor`, `path:from:to`), relative to `dir`.
-pub fn check_include(dir: &Path, arg: &str) -> Result<(), String> {
+/// Checks one include argument (`path`, `path:anchor`, `path:from:to`), relative to `dir`;
+/// `Ok` holds how many lines the include shows (mdBook leaves out `ANCHOR` marker lines).
+pub fn check_include(dir: &Path, arg: &str) -> Result<usize, String> {
     let (path, selector) = match arg.split_once(':') {
         Some((p, s)) => (p.trim(), Some(s.trim())),
         None => (arg.trim(), None),
     };
     let file = dir.join(path);
     let text = fs::read_to_string(&file).map_err(|e| format!("include `{arg}`: cannot read {path}: {e}"))?;
+    let all: Vec<&str> = text.lines().collect();
+    let shown = |from: usize, to: usize| {
+        all[from.min(all.len())..to.min(all.len())]
+            .iter()
+            .filter(|l| !l.contains("ANCHOR:") && !l.contains("ANCHOR_END:"))
+            .count()
+    };
     let Some(sel) = selector.filter(|s| !s.is_empty()) else {
-        return Ok(());
+        return Ok(shown(0, all.len()));
     };
     if sel.split(':').all(|p| p.is_empty() || p.parse::<usize>().is_ok()) {
-        let first: usize = sel.split(':').next().and_then(|p| p.parse().ok()).unwrap_or(1);
-        let lines = text.lines().count();
+        let parts: Vec<Option<usize>> = sel.split(':').map(|p| p.parse::<usize>().ok()).collect();
+        let first = parts[0].unwrap_or(1).max(1);
+        // mdBook: `N` is line N alone, `N:` from N to the end, `:M` up to M, `N:M` both.
+        let last = match parts.get(1) {
+            None => first,
+            Some(m) => m.unwrap_or(all.len()),
+        };
+        let lines = all.len();
         return if first > lines {
             Err(format!("include `{arg}`: {path} has only {lines} lines"))
         } else {
-            Ok(())
+            Ok(shown(first - 1, last))
         };
     }
     let start = anchor_line(&text, "ANCHOR:", sel);
@@ -176,7 +207,7 @@ pub fn check_include(dir: &Path, arg: &str) -> Result<(), String> {
         (Some(s), Some(e)) if e == s + 1 => {
             Err(format!("include `{arg}`: anchor `{sel}` in {path} is empty"))
         }
-        _ => Ok(()),
+        (Some(s), Some(e)) => Ok(shown(s + 1, e)),
     }
 }
 
@@ -438,6 +469,41 @@ mod tests {
         assert_eq!(p.len(), 2, "{p:?}");
         assert!(p[0].contains("`#nope`: no heading with id `nope`"), "{p:?}");
         assert!(p[1].contains("`sub/two.md#three`"), "{p:?}");
+    }
+
+    #[test]
+    fn python_anchors_work_like_rust_ones_and_long_includes_are_counted() {
+        let py = "import math\n# ANCHOR: worker\ndef f(n):\n    # ANCHOR: inner\n    return n\n    # ANCHOR_END: inner\n\
+                  # ANCHOR_END: worker\n# ANCHOR: gone\n";
+        let long: String = (0..60).map(|i| format!("x = {i}\n")).collect();
+        let b = TempBook::new(
+            "python",
+            &[
+                ("src/SUMMARY.md", "# Summary\n\n- [One](one.md)\n"),
+                (
+                    "src/one.md",
+                    "{{#include ../code/w.py:worker}}\n{{#include ../code/w.py:gone}}\n\
+                     {{#include ../code/w.py:nope}}\n{{#include ../code/long.py}}\n{{#include ../code/long.py:5:9}}\n",
+                ),
+                ("code/w.py", py),
+                ("code/long.py", &long),
+            ],
+        );
+        // The nested anchor's markers are not shown: 2 lines of code in `worker`.
+        assert_eq!(check_include(&b.0.join("src"), "../code/w.py:worker"), Ok(2));
+        assert_eq!(check_include(&b.0.join("src"), "../code/w.py:inner"), Ok(1));
+        assert_eq!(check_include(&b.0.join("src"), "../code/long.py:5:9"), Ok(5));
+        let r = check_book(&b.0).unwrap();
+        let p: Vec<&str> = r.problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("no `ANCHOR_END: gone`"), "{p:?}");
+        assert!(p[1].contains("no `ANCHOR: nope`"), "{p:?}");
+        assert_eq!(r.long_includes.len(), 1, "{:?}", r.long_includes);
+        assert!(
+            r.long_includes[0].message.contains("shows 60 lines"),
+            "{:?}",
+            r.long_includes
+        );
     }
 
     #[test]

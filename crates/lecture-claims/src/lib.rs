@@ -4,7 +4,9 @@
 //! `--json`, collects the claims they checked, and prints them in the lecture's order next
 //! to what this machine measured. When `python3` is present it also runs the lecture's
 //! workloads in Python (python/workloads.py) and the same workloads in Rust
-//! ([`workloads`]), and prints the two side by side with their ratio.
+//! ([`workloads`]), and prints the two side by side with their ratio. Each claim that both
+//! languages measure is judged on Python's figures in one place, [`verdicts`], next to the
+//! verdict the concept binary gave on Rust's (never judged a second time).
 //!
 //! The crate also holds the book's include and link checker ([`docs_check`]), which the
 //! test suite runs on `docs/` so that `cargo test --workspace` fails on a broken include.
@@ -17,6 +19,7 @@ pub mod python;
 pub mod report;
 pub mod runner;
 pub mod table;
+pub mod verdicts;
 pub mod workloads;
 
 use std::path::PathBuf;

@@ -11,7 +11,7 @@ use clap::Parser;
 use lecture_claims::claims::{Claim, sort_by_section};
 use lecture_claims::concepts::{self, CONCEPT_CRATES, Outcome};
 use lecture_claims::python::{self, PythonLookup};
-use lecture_claims::{machine, report, workloads, workspace_root};
+use lecture_claims::{machine, report, verdicts, workloads, workspace_root};
 
 /// Lecture 27: each quantitative claim of the lecture next to what this machine measures,
 /// from short runs of the concept crates, plus the lecture's workloads in Rust and Python.
@@ -57,11 +57,14 @@ fn run(args: &Args) -> Result<bool> {
     }
 
     let mut all_ok = true;
-    if args.skip_crates {
+    let mut rust_claims: Vec<(String, Claim)> = Vec::new();
+    let why_no_rust = if args.skip_crates {
         println!("\n1. Concept crates: skipped (--skip-crates)");
+        "did not run (--skip-crates)"
     } else {
-        all_ok = concept_claims(args.quick, deadline)?;
-    }
+        all_ok = concept_claims(args.quick, deadline, &mut rust_claims)?;
+        "did not report this claim (see part 1)"
+    };
 
     println!("\n2. The lecture's workloads in Rust and in Python, on this machine, in this run");
     let lookup = if args.skip_python {
@@ -78,6 +81,7 @@ fn run(args: &Args) -> Result<bool> {
     std::io::stdout().flush()?;
     let rust = workloads::run_all(args.quick).context("the Rust workloads")?;
     println!("done");
+    let mut why_no_python = "python/workloads.py gave no figure for it".to_string();
     let py = match &lookup {
         PythonLookup::Found { path, version } => {
             print!(
@@ -92,31 +96,49 @@ fn run(args: &Args) -> Result<bool> {
                 }
                 Err(e) => {
                     println!("failed: {e:#}; the Python column is skipped");
+                    why_no_python = "the Python workloads failed".into();
                     None
                 }
             }
         }
         PythonLookup::Absent { reason } => {
             println!("   python3 not available ({reason}): the Python column is skipped");
+            why_no_python = format!("python3 not available ({reason})");
             None
         }
     };
     println!();
     print!("{}", report::workloads_table(&rust, py.as_ref()));
-    println!();
-    for line in report::derived_lines(&rust, py.as_ref()) {
+    println!(
+        "   (figures only: each claim is judged once per language, in part 1 for Rust and in part 3 for Python)"
+    );
+
+    println!(
+        "\n3. The claims measured in both languages: Rust's verdict is the concept crate's (part 1, \
+         quoted), Python's is judged here on Python's own figures (part 2)"
+    );
+    for line in verdicts::comparison_lines(&rust_claims, py.as_ref(), why_no_rust, &why_no_python) {
         println!("{line}");
     }
+    let python_claims = verdicts::python_claims(py.as_ref());
+    println!("\nSummary of this run");
+    println!("{}", verdicts::summary(&rust_claims, RUST_CLAIMS));
+    println!("{}", verdicts::summary(&python_claims, PYTHON_CLAIMS));
     println!(
         "\nwhat to notice: Python is slowest, next to Rust, on pure computation (Example 27.2); a manager \
-         round trip is slow in both, because most of it is the operating system waking two processes. \
-         A \"NO\" in part 1 is a finding, not a failure: the book's errata page explains each one."
+         round trip is slow in both, and slower in Python, whose manager is itself a Python program. A \
+         claim about Python is judged on Python's figure, never on Rust's. \"does NOT hold\" is a finding, \
+         not a failure: the book's errata page explains each one."
     );
     Ok(all_ok)
 }
 
+/// Whose verdicts the two summary lines count.
+const RUST_CLAIMS: &str = "Rust, judged by the concept crates";
+const PYTHON_CLAIMS: &str = "Python, judged by lecture-claims";
+
 /// Part 1: build, run and tabulate the concept crates. `Ok(false)` if one present failed.
-fn concept_claims(quick: bool, deadline: Duration) -> Result<bool> {
+fn concept_claims(quick: bool, deadline: Duration, claims: &mut Vec<(String, Claim)>) -> Result<bool> {
     println!(
         "\n1. The concept crates' own checks (each binary run with{} --json)",
         if quick { " --quick" } else { "" }
@@ -137,7 +159,6 @@ fn concept_claims(quick: bool, deadline: Duration) -> Result<bool> {
         .to_path_buf();
     let cargo = std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from);
     let mut all_ok = true;
-    let mut claims: Vec<(String, Claim)> = Vec::new();
     if !present.is_empty() {
         println!("   building: cargo build -p {}", present.join(" -p "));
         if let Err(e) = concepts::build(&cargo, &root, &bin_dir, &present, Duration::from_secs(1200)) {
@@ -169,11 +190,11 @@ fn concept_claims(quick: bool, deadline: Duration) -> Result<bool> {
             Outcome::NotInCheckout => println!("not in this checkout"),
         }
     }
-    sort_by_section(&mut claims);
+    sort_by_section(claims);
     if !claims.is_empty() {
         println!();
-        print!("{}", report::claims_table(&claims));
-        println!("{}", report::claims_summary(&claims));
+        print!("{}", report::claims_table(claims));
+        println!("{}", verdicts::summary(claims, RUST_CLAIMS));
     }
     Ok(all_ok)
 }

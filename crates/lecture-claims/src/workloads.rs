@@ -20,7 +20,13 @@ pub struct Workload {
 }
 
 /// Every workload, in the lecture's order.
-pub const WORKLOADS: [Workload; 8] = [
+pub const WORKLOADS: [Workload; 10] = [
+    Workload {
+        id: "poison_pill_ms",
+        section: "1.1",
+        what: "4 processes square 200 tasks, one None pill each",
+        unit: "ms",
+    },
     Workload {
         id: "lock_check_set_ns",
         section: "2.1",
@@ -50,6 +56,12 @@ pub const WORKLOADS: [Workload; 8] = [
         section: "3.1",
         what: "raw value read (no lock)",
         unit: "ns/op",
+    },
+    Workload {
+        id: "manager_4_over_1",
+        section: "3.1",
+        what: "manager calls/s, 4 workers over 1 worker",
+        unit: "x",
     },
     Workload {
         id: "ex27_2_every10_ms",
@@ -236,6 +248,62 @@ pub fn counter_4x(n: u64) -> Result<f64> {
     Ok(ns_per(elapsed, 4 * n))
 }
 
+/// Concept 1.1: `tasks` numbers go on one queue, then one `None` (the pill) per worker;
+/// 4 workers square them until they take a pill. Checks every result came back once.
+pub fn poison_pill(tasks: u64) -> Result<Duration> {
+    let task_queue: Queue<Option<u64>> = Queue::new()?;
+    let result_queue: Queue<u64> = Queue::new()?;
+    let consume = || -> Result<(), coord_core::Error> {
+        while let Some(task) = task_queue.get()? {
+            result_queue.put(&(task * task))?;
+        }
+        Ok(()) // took a pill
+    };
+    let start = Instant::now();
+    let workers = (0..4)
+        .map(|_| Process::start(consume))
+        .collect::<Result<Vec<_>, _>>()?;
+    for t in 0..tasks {
+        task_queue.put(&Some(t))?;
+    }
+    for _ in &workers {
+        task_queue.put(&None)?;
+    }
+    // Drain before joining, as Python's documentation asks.
+    let mut results = (0..tasks)
+        .map(|_| result_queue.get_timeout(Duration::from_secs(30)))
+        .collect::<Result<Vec<_>, _>>()?;
+    join_or_fail(&workers)?;
+    let elapsed = start.elapsed();
+    results.sort_unstable();
+    ensure!(
+        results.iter().copied().eq((0..tasks).map(|t| t * t)),
+        "a task was lost or done twice"
+    );
+    Ok(elapsed)
+}
+
+/// Concept 3.1's "single-threaded in effect": `workers` processes each make `n` manager
+/// reads (one round trip each, as in the Python workload); returns calls per second.
+pub fn manager_calls_per_second(workers: usize, n: u64) -> Result<f64> {
+    let manager = Manager::start()?;
+    let v = manager.value();
+    let call = || -> Result<(), coord_core::Error> {
+        for _ in 0..n {
+            black_box(v.get()?);
+        }
+        Ok(())
+    };
+    let start = Instant::now();
+    let procs = (0..workers)
+        .map(|_| Process::start(call))
+        .collect::<Result<Vec<_>, _>>()?;
+    join_or_fail(&procs)?;
+    let elapsed = start.elapsed();
+    manager.shutdown()?;
+    Ok((workers as u64 * n) as f64 / elapsed.as_secs_f64())
+}
+
 /// The median of `reps` results of `f`.
 fn median_of(reps: usize, mut f: impl FnMut() -> Result<f64>) -> Result<f64> {
     let mut v = (0..reps).map(|_| f()).collect::<Result<Vec<_>>>()?;
@@ -249,6 +317,10 @@ pub fn run_all(quick: bool) -> Result<BTreeMap<String, f64>> {
     let scale = if quick { 1 } else { 4 };
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let mut f = BTreeMap::new();
+    f.insert(
+        "poison_pill_ms".into(),
+        median_of(reps, || Ok(ms(poison_pill(200 * scale)?)))?,
+    );
     f.insert("ex27_1_ms".into(), median_of(reps, || Ok(ms(example_27_1()?.0)))?);
     f.insert(
         "ex27_2_every10_ms".into(),
@@ -273,6 +345,12 @@ pub fn run_all(quick: bool) -> Result<BTreeMap<String, f64>> {
     f.insert(
         "lock_check_set_ns".into(),
         median_of(reps, || lock_check_set(500_000 * scale))?,
+    );
+    f.insert(
+        "manager_4_over_1".into(),
+        median_of(reps, || {
+            Ok(manager_calls_per_second(4, 500 * scale)? / manager_calls_per_second(1, 500 * scale)?)
+        })?,
     );
     f.insert(
         "counter_4x_ns".into(),
@@ -305,6 +383,17 @@ mod tests {
     fn the_counter_is_exact() {
         // counter_4x checks the final count itself and fails if an update was lost.
         counter_4x(2_000).unwrap();
+    }
+
+    #[test]
+    fn the_poison_pill_loses_nothing_and_every_worker_exits() {
+        // poison_pill checks every square came back exactly once and joins every worker.
+        poison_pill(50).unwrap();
+    }
+
+    #[test]
+    fn manager_workers_all_finish() {
+        assert!(manager_calls_per_second(2, 20).unwrap() > 0.0);
     }
 
     #[test]
