@@ -2,12 +2,18 @@
 //! shared flag. Nothing here looks at a time.
 
 use check_frequency::chart::{self, Series, YAxis};
-use check_frequency::{
-    Check, FlagKind, RunReport, SweepConfig, SweepRun, Work, WorkKind, contended_read_cost, corrected_reads,
-    is_prime, recommend, run_example, run_sweep, sequential_prime_count, sieve, simulate_lecture_reads,
-    sweep_run,
+use check_frequency::render::derivation;
+use check_frequency::scenarios::FlagKind;
+use check_frequency::scenarios::example::{
+    Check, corrected_reads, run_example, sequential_prime_count, sieve, simulate_lecture_reads,
+};
+use check_frequency::scenarios::read_cost::contended_read_cost;
+use check_frequency::scenarios::recommend::recommend;
+use check_frequency::scenarios::sweep::{
+    RunReport, SweepConfig, SweepRun, Work, WorkKind, run_sweep, sweep_run,
 };
 use coord_core::pid_alive;
+use lab_support::is_prime;
 
 const TINY: Work = Work { steps: 1 };
 
@@ -213,7 +219,7 @@ fn recommendation_follows_the_formula() {
         0.01,
     );
     assert_eq!((r.k_min, r.k_max, r.recommended), (2, 1_000, Some(2)));
-    assert!(r.derivation().iter().any(|l| l.contains("K_min = 2")));
+    assert!(derivation(&r).iter().any(|l| l.contains("K_min = 2")));
     // A budget of 1.5 µs leaves only K = 1, which the 1% cap forbids.
     let r = recommend(
         WorkKind::Tight,
@@ -240,7 +246,7 @@ fn recommendation_follows_the_formula() {
     let r = recommend(WorkKind::Heavy, FlagKind::Locked, 1e6, 20.0, "test", 500.0, 0.01);
     assert_eq!((r.k_max, r.recommended), (0, None));
     assert!(
-        r.derivation()
+        derivation(&r)
             .iter()
             .any(|l| l.contains("shorter than one iteration"))
     );
