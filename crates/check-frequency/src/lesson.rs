@@ -6,8 +6,9 @@
 use coord_core::{RawValue, Value};
 use lab_support::is_prime;
 
+// ANCHOR: stop_flag
 /// A shared stop flag. The workers below are generic over it, so that the measurements can
-/// hand them a stand-in that counts every read (`scenarios::Probe`).
+/// hand them a stand-in that counts every read (`scenarios::Probe`, `scenarios::CountingFlag`).
 pub trait StopFlag {
     /// Python's `sharedFlag.value`: has someone asked us to stop?
     fn is_set(&self) -> bool;
@@ -34,6 +35,7 @@ impl StopFlag for RawValue<bool> {
         self.set(true)
     }
 }
+// ANCHOR_END: stop_flag
 
 // ANCHOR: example_27_2_lecture
 /// Example 27.2 as the lecture wrote it: count the primes among `numbers` (Python:
