@@ -399,8 +399,12 @@ pub fn notice_text(out: &Outcome) -> String {
             group_digits(l.longest_without_read)
         ));
     }
-    let (locked, _) = out.read_costs.for_formula(FlagKind::Locked);
-    let (atomic, _) = out.read_costs.for_formula(FlagKind::Atomic);
+    // The worst measured read cost, as the recommendations used it.
+    let read_ns = |kind| {
+        let r = out.recommendations.iter().find(|r| r.kind == kind);
+        r.map_or(0.0, |r| r.read_ns)
+    };
+    let (locked, atomic) = (read_ns(FlagKind::Locked), read_ns(FlagKind::Atomic));
     if let Some(t) = out.sweeps.iter().find(|s| s.config.work_kind == WorkKind::Tight)
         && let Some(lk) = t.rows.iter().rev().find(|r| r.interval.is_some())
     {
