@@ -8,7 +8,8 @@ use lab_support::is_prime;
 
 // ANCHOR: stop_flag
 /// A shared stop flag. The workers below are generic over it, so that the measurements can
-/// hand them a stand-in that counts every read (`scenarios::Probe`, `scenarios::CountingFlag`).
+/// hand them a stand-in that counts every read (`scenarios::example::Probe`,
+/// `scenarios::sweep::CountingFlag`).
 pub trait StopFlag {
     /// Python's `sharedFlag.value`: has someone asked us to stop?
     fn is_set(&self) -> bool;

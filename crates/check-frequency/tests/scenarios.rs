@@ -4,15 +4,15 @@
 use check_frequency::chart::{self, Series, YAxis};
 use check_frequency::lesson::{self, StopFlag};
 use check_frequency::render::derivation;
+use check_frequency::scenarios::FlagKind;
 use check_frequency::scenarios::example::{
-    Check, corrected_reads, run_example, sequential_prime_count, sieve, simulate_lecture_reads,
+    Check, Probe, corrected_reads, run_example, sequential_prime_count, sieve, simulate_lecture_reads,
 };
 use check_frequency::scenarios::read_cost::contended_read_cost;
 use check_frequency::scenarios::recommend::recommend;
 use check_frequency::scenarios::sweep::{
     RunReport, SweepConfig, SweepRun, Work, WorkKind, run_sweep, sweep_run,
 };
-use check_frequency::scenarios::{FlagKind, Probe};
 use coord_core::pid_alive;
 use lab_support::is_prime;
 

@@ -3,6 +3,7 @@
 //! every iteration, and no read at all). Every worker's flag is a [`Probe`] around the lecture's
 //! locked `Value<bool>`, which nobody sets, exactly as in the lecture.
 
+use std::cell::Cell;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
@@ -11,8 +12,94 @@ use lab_support::clock::thread_cpu_ns;
 use lab_support::is_prime;
 use serde::Serialize;
 
-use super::{Probe, Tally, check_joined, median};
+use super::{check_joined, median};
 use crate::lesson::{self, StopFlag};
+
+/// Counts the flag reads a worker makes and the longest run of iterations it spent without
+/// one (the most work it could do after the flag went up, had it gone up right after a read).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub reads: u64,
+    pub longest_without_read: u64,
+    #[serde(skip)]
+    last_read: Option<u64>,
+}
+
+impl Tally {
+    /// Records a read at iteration `i` (0-based).
+    pub fn note(&mut self, i: u64) {
+        let gap = match self.last_read {
+            Some(last) => i - last,
+            None => i, // iterations done before the first read
+        };
+        self.longest_without_read = self.longest_without_read.max(gap);
+        self.reads += 1;
+        self.last_read = Some(i);
+    }
+
+    /// Closes the tally when the loop ends after `done` iterations.
+    pub fn finish(&mut self, done: u64) {
+        let tail = match self.last_read {
+            Some(last) => done.saturating_sub(last),
+            None => done,
+        };
+        self.longest_without_read = self.longest_without_read.max(tail);
+    }
+}
+
+/// The stand-in the lesson's workers get instead of the bare flag: it passes every read on to
+/// the real flag and notes it in a [`Tally`]. To know at which iteration a read happens, it
+/// also hands out the worker's numbers ([`Probe::numbers`]) and counts them as they are taken.
+pub struct Probe<'a, F> {
+    flag: &'a F,
+    taken: Cell<u64>,
+    stopped: Cell<bool>,
+    tally: Cell<Tally>,
+}
+
+impl<'a, F: StopFlag> Probe<'a, F> {
+    pub fn new(flag: &'a F) -> Self {
+        Probe {
+            flag,
+            taken: Cell::new(0),
+            stopped: Cell::new(false),
+            tally: Cell::new(Tally::default()),
+        }
+    }
+
+    /// `range`, counted as the worker takes it.
+    pub fn numbers(&self, range: std::ops::Range<u64>) -> impl Iterator<Item = u64> + '_ {
+        range.inspect(|_| self.taken.set(self.taken.get() + 1))
+    }
+
+    /// The tally, once the worker has returned.
+    pub fn finish(&self) -> Tally {
+        let taken = self.taken.get();
+        // A worker that saw the flag up returned in the iteration it took last.
+        let done = if self.stopped.get() {
+            taken.saturating_sub(1)
+        } else {
+            taken
+        };
+        let mut t = self.tally.get();
+        t.finish(done);
+        t
+    }
+}
+
+impl<F: StopFlag> StopFlag for Probe<'_, F> {
+    fn is_set(&self) -> bool {
+        let mut t = self.tally.get();
+        t.note(self.taken.get().saturating_sub(1)); // the iteration under way
+        self.tally.set(t);
+        let set = self.flag.is_set();
+        self.stopped.set(set);
+        set
+    }
+    fn raise(&self) {
+        self.flag.raise()
+    }
+}
 
 /// How a worker of Example 27.2 decides when to look at the flag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -13,7 +13,6 @@ pub mod read_cost;
 pub mod recommend;
 pub mod sweep;
 
-use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
@@ -21,7 +20,6 @@ use coord_core::{ExitStatus, Process, join_all};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::lesson::StopFlag;
 use example::ExampleReport;
 use read_cost::ReadCosts;
 use recommend::Recommendation;
@@ -50,121 +48,6 @@ impl FlagKind {
             FlagKind::Locked => "locked",
             FlagKind::Atomic => "atomic",
         }
-    }
-}
-
-/// Counts the flag reads a worker makes and the longest run of iterations it spent without
-/// one (the most work it could do after the flag went up, had it gone up right after a read).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Tally {
-    pub reads: u64,
-    pub longest_without_read: u64,
-    #[serde(skip)]
-    last_read: Option<u64>,
-}
-
-impl Tally {
-    /// Records a read at iteration `i` (0-based).
-    pub fn note(&mut self, i: u64) {
-        let gap = match self.last_read {
-            Some(last) => i - last,
-            None => i, // iterations done before the first read
-        };
-        self.longest_without_read = self.longest_without_read.max(gap);
-        self.reads += 1;
-        self.last_read = Some(i);
-    }
-
-    /// Closes the tally when the loop ends after `done` iterations.
-    pub fn finish(&mut self, done: u64) {
-        let tail = match self.last_read {
-            Some(last) => done.saturating_sub(last),
-            None => done,
-        };
-        self.longest_without_read = self.longest_without_read.max(tail);
-    }
-}
-
-/// The stand-in the lesson's workers get instead of the bare flag: it passes every read on to
-/// the real flag and notes it in a [`Tally`]. To know at which iteration a read happens, it
-/// also hands out the worker's numbers ([`Probe::numbers`]) and counts them as they are taken.
-pub struct Probe<'a, F> {
-    flag: &'a F,
-    taken: Cell<u64>,
-    stopped: Cell<bool>,
-    tally: Cell<Tally>,
-}
-
-impl<'a, F: StopFlag> Probe<'a, F> {
-    pub fn new(flag: &'a F) -> Self {
-        Probe {
-            flag,
-            taken: Cell::new(0),
-            stopped: Cell::new(false),
-            tally: Cell::new(Tally::default()),
-        }
-    }
-
-    /// `range`, counted as the worker takes it.
-    pub fn numbers(&self, range: std::ops::Range<u64>) -> impl Iterator<Item = u64> + '_ {
-        range.inspect(|_| self.taken.set(self.taken.get() + 1))
-    }
-
-    /// The tally, once the worker has returned.
-    pub fn finish(&self) -> Tally {
-        let taken = self.taken.get();
-        // A worker that saw the flag up returned in the iteration it took last.
-        let done = if self.stopped.get() {
-            taken.saturating_sub(1)
-        } else {
-            taken
-        };
-        let mut t = self.tally.get();
-        t.finish(done);
-        t
-    }
-}
-
-impl<F: StopFlag> StopFlag for Probe<'_, F> {
-    fn is_set(&self) -> bool {
-        let mut t = self.tally.get();
-        t.note(self.taken.get().saturating_sub(1)); // the iteration under way
-        self.tally.set(t);
-        let set = self.flag.is_set();
-        self.stopped.set(set);
-        set
-    }
-    fn raise(&self) {
-        self.flag.raise()
-    }
-}
-
-/// A lighter stand-in for the sweep: it only counts the reads, so that the loop it measures
-/// pays as little as possible for being measured.
-pub struct CountingFlag<'a, F> {
-    flag: &'a F,
-    reads: Cell<u64>,
-}
-
-impl<'a, F: StopFlag> CountingFlag<'a, F> {
-    pub fn new(flag: &'a F) -> Self {
-        CountingFlag {
-            flag,
-            reads: Cell::new(0),
-        }
-    }
-    pub fn reads(&self) -> u64 {
-        self.reads.get()
-    }
-}
-
-impl<F: StopFlag> StopFlag for CountingFlag<'_, F> {
-    fn is_set(&self) -> bool {
-        self.reads.set(self.reads.get() + 1);
-        self.flag.is_set()
-    }
-    fn raise(&self) {
-        self.flag.raise()
     }
 }
 
