@@ -41,7 +41,8 @@ impl StopFlag for RawValue<bool> {
 // ANCHOR: example_27_2_lecture
 /// Example 27.2 as the lecture wrote it: count the primes among `numbers` (Python:
 /// `range(2, limit)`), looking at the flag "every K iterations". Python writes this body
-/// twice, with K = 10 and K = 1000 (the two functions below).
+/// twice, with K = 10 and K = 1000 (the two functions below), and passes a `taskId` it never
+/// uses, left out here.
 ///
 /// The bug: `count` is the number of primes found so far, not the number of iterations.
 /// While it sits on a multiple of K the flag is read on every number; while it does not,

@@ -1,5 +1,6 @@
 //! Everything the binary prints: the tables, the charts (drawn by [`chart`](crate::chart)),
-//! and `--csv`. Text only: every figure shown here was measured or worked out in `scenarios`.
+//! and `--csv`. Text only: the figures come from `scenarios`; the ratios and percentages
+//! printed beside them are the only arithmetic done here.
 
 use lab_support::fmt::group_digits;
 
