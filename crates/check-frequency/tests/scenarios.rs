@@ -2,12 +2,19 @@
 //! shared flag. Nothing here looks at a time.
 
 use check_frequency::chart::{self, Series, YAxis};
-use check_frequency::{
-    Check, FlagKind, RunReport, SweepConfig, SweepRun, Work, WorkKind, contended_read_cost, corrected_reads,
-    is_prime, recommend, run_example, run_sweep, sequential_prime_count, sieve, simulate_lecture_reads,
-    sweep_run,
+use check_frequency::lesson::{self, StopFlag};
+use check_frequency::render::derivation;
+use check_frequency::scenarios::FlagKind;
+use check_frequency::scenarios::example::{
+    Check, Probe, corrected_reads, run_example, sequential_prime_count, sieve, simulate_lecture_reads,
+};
+use check_frequency::scenarios::read_cost::contended_read_cost;
+use check_frequency::scenarios::recommend::recommend;
+use check_frequency::scenarios::sweep::{
+    RunReport, SweepConfig, SweepRun, Work, WorkKind, run_sweep, sweep_run,
 };
 use coord_core::pid_alive;
+use lab_support::is_prime;
 
 const TINY: Work = Work { steps: 1 };
 
@@ -213,7 +220,7 @@ fn recommendation_follows_the_formula() {
         0.01,
     );
     assert_eq!((r.k_min, r.k_max, r.recommended), (2, 1_000, Some(2)));
-    assert!(r.derivation().iter().any(|l| l.contains("K_min = 2")));
+    assert!(derivation(&r).iter().any(|l| l.contains("K_min = 2")));
     // A budget of 1.5 µs leaves only K = 1, which the 1% cap forbids.
     let r = recommend(
         WorkKind::Tight,
@@ -240,7 +247,7 @@ fn recommendation_follows_the_formula() {
     let r = recommend(WorkKind::Heavy, FlagKind::Locked, 1e6, 20.0, "test", 500.0, 0.01);
     assert_eq!((r.k_max, r.recommended), (0, None));
     assert!(
-        r.derivation()
+        derivation(&r)
             .iter()
             .any(|l| l.contains("shorter than one iteration"))
     );
@@ -313,4 +320,63 @@ fn contended_readers_all_finish_and_leave_no_process() {
         assert_all_gone(&c.pids);
     }
     assert!(contended_read_cost(0, FlagKind::Locked, 10).is_err());
+}
+
+/// A flag that goes up at its `n`-th read: the stop lands at a known iteration, no race.
+struct UpAtRead {
+    reads: std::cell::Cell<u64>,
+    n: u64,
+}
+
+impl StopFlag for UpAtRead {
+    fn is_set(&self) -> bool {
+        self.reads.set(self.reads.get() + 1);
+        self.reads.get() >= self.n
+    }
+    fn raise(&self) {}
+}
+
+#[test]
+fn probe_counts_each_read_at_the_iteration_it_happens_in() {
+    // Corrected worker, K = 10, over 2..102 (100 iterations), the flag never up: reads at
+    // i = 0, 10, ..., 90, never more than 10 iterations apart.
+    let down = UpAtRead {
+        reads: Default::default(),
+        n: u64::MAX,
+    };
+    let probe = Probe::new(&down);
+    assert_eq!(
+        lesson::worker_checking_every(10, probe.numbers(2..102), &probe),
+        26
+    );
+    let t = probe.finish();
+    assert_eq!((t.reads, t.longest_without_read), (10, 10));
+
+    // The flag goes up at the third read (i = 20): the worker returns the primes among the
+    // 20 numbers 2..22 it finished, and the probe sees the stop where it happened.
+    let up = UpAtRead {
+        reads: Default::default(),
+        n: 3,
+    };
+    let probe = Probe::new(&up);
+    assert_eq!(
+        lesson::worker_checking_every(10, probe.numbers(2..102), &probe),
+        8
+    );
+    let t = probe.finish();
+    assert_eq!((t.reads, t.longest_without_read), (3, 10));
+
+    // The lecture's worker reads while the count of primes is a multiple of K: with K = 10 it
+    // reads at n = 2 (count 0) and next at n = 30, once 2..29 has given 10 primes.
+    let up = UpAtRead {
+        reads: Default::default(),
+        n: 2,
+    };
+    let probe = Probe::new(&up);
+    assert_eq!(
+        lesson::worker_with_frequent_check(probe.numbers(2..102), &probe),
+        10
+    );
+    let t = probe.finish();
+    assert_eq!((t.reads, t.longest_without_read), (2, 28));
 }

@@ -1,122 +1,38 @@
-//! Everything the binary prints: the human tables, the charts, `--csv` and `--json`.
+//! Everything the binary prints: the tables, the charts (drawn by [`chart`](crate::chart)),
+//! and `--csv`. Text only: the figures come from `scenarios`; the ratios and percentages
+//! printed beside them are the only arithmetic done here.
 
-use serde::Serialize;
+use lab_support::fmt::group_digits;
 
 use crate::chart::{self, Series, YAxis};
-use crate::{
-    Check, Contended, ExampleReport, FlagKind, Recommendation, SweepReport, WorkKind, fmt_ns, group_digits,
-    recommend,
-};
+use crate::scenarios::example::{Check, ExampleReport, ExampleVariant};
+use crate::scenarios::read_cost::ReadCosts;
+use crate::scenarios::recommend::{MAX_OVERHEAD, Recommendation};
+use crate::scenarios::sweep::{SweepReport, SweepRow, WorkKind};
+use crate::scenarios::{FlagKind, Outcome, Section};
 
-/// The measured cost of one flag read.
-#[derive(Clone, Debug, Serialize)]
-pub struct ReadCosts {
-    /// One process reading an untouched flag, ns per read.
-    pub locked_alone_ns: f64,
-    pub atomic_alone_ns: f64,
-    /// Per read in the tight sweep with K=1: (ns/iter at K=1) - (ns/iter never checking).
-    pub locked_in_run_ns: Option<f64>,
-    pub atomic_in_run_ns: Option<f64>,
-    /// All workers reading one flag back to back, at once.
-    pub locked_contended: Option<Contended>,
-    pub atomic_contended: Option<Contended>,
-}
-
-impl ReadCosts {
-    /// The cost the recommendation uses: the largest of the measurements (one process alone;
-    /// inside the tight K=1 run; every worker reading at once), so that the interval still
-    /// keeps its promise when the workers collide on the flag. Returns it and where it came from.
-    pub fn for_formula(&self, kind: FlagKind) -> (f64, String) {
-        let (alone, run, cont) = match kind {
-            FlagKind::Locked => (
-                self.locked_alone_ns,
-                self.locked_in_run_ns,
-                &self.locked_contended,
-            ),
-            FlagKind::Atomic => (
-                self.atomic_alone_ns,
-                self.atomic_in_run_ns,
-                &self.atomic_contended,
-            ),
-        };
-        let mut all = vec![(alone, "alone")];
-        if let Some(r) = run {
-            all.push((r, "in the K=1 run"));
-        }
-        if let Some(c) = cont {
-            all.push((c.cpu_ns_per_read, "all reading at once"));
-        }
-        let (best, name) = all
-            .iter()
-            .copied()
-            .fold((f64::NEG_INFINITY, ""), |m, x| if x.0 > m.0 { x } else { m });
-        let list: Vec<String> = all.iter().map(|(v, n)| format!("{n} {v:.2}")).collect();
-        (
-            best,
-            format!("the largest, {name}; measured {} ns", list.join(", ")),
-        )
+/// The text for one finished part of the run.
+pub fn section(s: &Section<'_>) -> String {
+    match s {
+        Section::Example(ex) => example_text(ex),
+        Section::Sweep(sw) => sweep_text(sw),
+        Section::ReadCosts(costs) => read_cost_text(costs),
+        Section::Recommendations(recs, budget_us) => recommend_text(recs, *budget_us),
     }
 }
 
-/// One quantitative claim of the lecture, checked against this run.
-#[derive(Clone, Debug, Serialize)]
-pub struct Claim {
-    pub section: String,
-    pub claim: String,
-    pub lecture: String,
-    pub measured: String,
-    pub value: Option<f64>,
-    pub holds: Option<bool>,
-}
-
-/// Everything one run measured.
-#[derive(Clone, Debug, Serialize)]
-pub struct Outcome {
-    #[serde(rename = "crate")]
-    pub crate_name: &'static str,
-    pub claims: Vec<Claim>,
-    pub cpus: usize,
-    pub dev_build: bool,
-    pub example: Option<ExampleReport>,
-    pub sweeps: Vec<SweepReport>,
-    pub read_costs: ReadCosts,
-    pub budget_us: f64,
-    pub recommendations: Vec<Recommendation>,
-    pub elapsed_s: f64,
-}
-
-pub const MAX_OVERHEAD: f64 = 0.01;
-
-/// One recommendation per (work measured, flag kind).
-pub fn recommendations(sweeps: &[SweepReport], costs: &ReadCosts, budget_us: f64) -> Vec<Recommendation> {
-    let mut out = vec![];
-    for s in sweeps {
-        for kind in &s.config.kinds {
-            let iter_ns = s
-                .row(*kind, None)
-                .map(|r| r.ns_per_iter)
-                .unwrap_or_else(|| s.baseline_ns());
-            let (read_ns, source) = costs.for_formula(*kind);
-            out.push(recommend(
-                s.config.work_kind,
-                *kind,
-                iter_ns,
-                read_ns,
-                &source,
-                budget_us,
-                MAX_OVERHEAD,
-            ));
-        }
+/// A duration in ns, printed with a unit that keeps 3 significant figures.
+pub fn fmt_ns(ns: f64) -> String {
+    let a = ns.abs();
+    if a < 1e3 {
+        format!("{ns:.1} ns")
+    } else if a < 1e6 {
+        format!("{:.1} µs", ns / 1e3)
+    } else if a < 1e9 {
+        format!("{:.1} ms", ns / 1e6)
+    } else {
+        format!("{:.2} s", ns / 1e9)
     }
-    out
-}
-
-/// The per-read cost seen inside the tight sweep at K=1 (one read per iteration).
-pub fn in_run_read_cost(sweeps: &[SweepReport], kind: FlagKind) -> Option<f64> {
-    let s = sweeps.iter().find(|s| s.config.work_kind == WorkKind::Tight)?;
-    let k1 = s.row(kind, Some(1))?;
-    let never = s.row(kind, None)?;
-    Some(k1.ns_per_iter - never.ns_per_iter)
 }
 
 pub fn header(workers: usize, cpus: usize, dev_build: bool) -> String {
@@ -223,7 +139,7 @@ pub fn example_text(ex: &ExampleReport) -> String {
         get(Check::Corrected(1)),
         get(Check::Never),
     ) {
-        let r = |v: &crate::ExampleVariant| v.reads_per_worker.first().copied().unwrap_or(0);
+        let r = |v: &ExampleVariant| v.reads_per_worker.first().copied().unwrap_or(0);
         s.push_str(&format!(
             "\nThe lecture's two times: 'frequent' {} and 'rare' {} from start to join (ratio {:.2}); CPU time \
              inside a worker {} and {}\n(ratio {:.3}). Checking every iteration against never checking: {} vs {} \
@@ -268,8 +184,9 @@ pub fn example_text(ex: &ExampleReport) -> String {
     s
 }
 
-pub fn sweep_text(sw: &SweepReport, workers: usize) -> String {
+pub fn sweep_text(sw: &SweepReport) -> String {
     let c = &sw.config;
+    let workers = c.workers;
     let mut s = String::new();
     let base = sw.baseline_ns();
     s.push_str(&format!(
@@ -331,7 +248,7 @@ pub fn sweep_text(sw: &SweepReport, workers: usize) -> String {
     // Charts.
     let mut xs: Vec<Option<u64>> = c.intervals.iter().map(|&k| Some(k)).collect();
     xs.push(None);
-    let series = |f: &dyn Fn(&crate::SweepRow) -> f64| -> Vec<Series> {
+    let series = |f: &dyn Fn(&SweepRow) -> f64| -> Vec<Series> {
         c.kinds
             .iter()
             .map(|&kind| Series {
@@ -404,6 +321,51 @@ pub fn read_cost_text(costs: &ReadCosts) -> String {
     s
 }
 
+/// The recommendation's arithmetic with this run's numbers, one line per step.
+pub fn derivation(r: &Recommendation) -> Vec<String> {
+    let pct = r.max_overhead * 100.0;
+    let mut v = vec![
+        format!(
+            "overhead(K) = read / (K * iter) < {pct:.0}%  =>  K >= {:.2} ns / ({:.2} * {}) = {:.3}  =>  K_min = {}",
+            r.read_ns,
+            r.max_overhead,
+            fmt_ns(r.iter_ns),
+            r.read_ns / (r.max_overhead * r.iter_ns),
+            group_digits(r.k_min)
+        ),
+        format!(
+            "stop delay(K) <= K * iter <= budget  =>  K <= {} / {} = {:.1}  =>  K_max = {}",
+            fmt_ns(r.budget_us * 1e3),
+            fmt_ns(r.iter_ns),
+            r.budget_us * 1e3 / r.iter_ns,
+            group_digits(r.k_max)
+        ),
+    ];
+    v.push(match r.recommended {
+        Some(k) => format!(
+            "K_min <= K_max: check every {} iteration{} (overhead about {:.3}%, stop delay at most {})",
+            group_digits(k),
+            if k == 1 { "" } else { "s" },
+            r.read_ns / (k as f64 * r.iter_ns) * 100.0,
+            fmt_ns(k as f64 * r.iter_ns)
+        ),
+        None if r.k_max == 0 => format!(
+            "the budget is shorter than one iteration: no interval meets it; checking every iteration (K = 1) \
+             comes closest, with a stop delay up to {}",
+            fmt_ns(r.iter_ns)
+        ),
+        None => format!(
+            "K_min > K_max: no interval meets both. At K_max = {} the overhead is {:.1}%; at K_min = {} \
+             the stop delay is up to {}",
+            group_digits(r.k_max),
+            r.read_ns / (r.k_max.max(1) as f64 * r.iter_ns) * 100.0,
+            group_digits(r.k_min),
+            fmt_ns(r.k_min as f64 * r.iter_ns)
+        ),
+    });
+    v
+}
+
 pub fn recommend_text(recs: &[Recommendation], budget_us: f64) -> String {
     let mut s = format!(
         "\nRecommended interval (section 4.1): overhead under {:.0}% and a stop within {} of the flag going up \
@@ -421,7 +383,7 @@ pub fn recommend_text(recs: &[Recommendation], budget_us: f64) -> String {
             r.read_ns,
             r.read_source
         ));
-        for line in r.derivation() {
+        for line in derivation(r) {
             s.push_str(&format!("      {line}\n"));
         }
     }
@@ -438,8 +400,12 @@ pub fn notice_text(out: &Outcome) -> String {
             group_digits(l.longest_without_read)
         ));
     }
-    let (locked, _) = out.read_costs.for_formula(FlagKind::Locked);
-    let (atomic, _) = out.read_costs.for_formula(FlagKind::Atomic);
+    // The worst measured read cost, as the recommendations used it.
+    let read_ns = |kind| {
+        let r = out.recommendations.iter().find(|r| r.kind == kind);
+        r.map_or(0.0, |r| r.read_ns)
+    };
+    let (locked, atomic) = (read_ns(FlagKind::Locked), read_ns(FlagKind::Atomic));
     if let Some(t) = out.sweeps.iter().find(|s| s.config.work_kind == WorkKind::Tight)
         && let Some(lk) = t.rows.iter().rev().find(|r| r.interval.is_some())
     {
@@ -492,166 +458,6 @@ pub fn csv(sweeps: &[SweepReport]) -> String {
         }
     }
     s
-}
-
-/// The lecture's quantitative claims of section 4.1 / Example 27.2, against this run.
-pub fn claims(ex: Option<&ExampleReport>, sweeps: &[SweepReport], costs: &ReadCosts) -> Vec<Claim> {
-    let mut v = vec![];
-    let sec = "4.1".to_string();
-    if let Some(ex) = ex
-        && let (Some(f), Some(r)) = (ex.variant(Check::Lecture(10)), ex.variant(Check::Lecture(1000)))
-    {
-        let ratio = f.start_join_median() / r.start_join_median();
-        let inner = f.worker_cpu_median() / r.worker_cpu_median();
-        let diff = f.start_join_median() - r.start_join_median();
-        let spread = crate::iqr(&f.start_join_ms).max(crate::iqr(&r.start_join_ms));
-        v.push(Claim {
-            section: sec.clone(),
-            claim: "Example 27.2: checking every 10 vs every 1000 shows a measurable difference in elapsed time"
-                .into(),
-            lecture: "the time difference reveals the frequent checker's coordination overhead".into(),
-            measured: format!(
-                "start..join medians {:.2} ms vs {:.2} ms over {} rounds (ratio {ratio:.3}, difference {diff:+.2} ms, \
-                 spread (IQR) {spread:.2} ms; holds if the frequent one is slower by more than the spread); CPU time \
-                 per worker {:.3} vs {:.3} ms (ratio {inner:.3})",
-                f.start_join_median(),
-                r.start_join_median(),
-                ex.rounds,
-                f.worker_cpu_median(),
-                r.worker_cpu_median()
-            ),
-            value: Some(ratio),
-            holds: Some(diff > spread),
-        });
-        let reads = |x: &crate::ExampleVariant| x.reads_per_worker.first().copied().unwrap_or(0);
-        v.push(Claim {
-            section: sec.clone(),
-            claim: "Example 27.2's `count % K == 0` checks the flag every K iterations".into(),
-            lecture: "'check every 10 iterations' / 'check every 1000 iterations'".into(),
-            measured: format!(
-                "count counts primes: K=10 read {} times, up to {} numbers between reads; K=1000 read {} times, up to \
-                 {} numbers between reads (iteration-based: {} and {} reads, at most K apart)",
-                reads(f),
-                f.longest_without_read,
-                reads(r),
-                r.longest_without_read,
-                corrected(ex, 10),
-                corrected(ex, 1000)
-            ),
-            value: Some(r.longest_without_read as f64),
-            holds: Some(f.longest_without_read <= 10 && r.longest_without_read <= 1000),
-        });
-    }
-    let tight = sweeps.iter().find(|s| s.config.work_kind == WorkKind::Tight);
-    let heavy = sweeps.iter().find(|s| s.config.work_kind == WorkKind::Heavy);
-    // The per-read price (the largest measurement, as the recommendation uses)
-    // over the measured iteration cost: the overhead of one locked read per iteration. The
-    // direct measurement is quoted too, but a 1% effect sits inside its noise.
-    let (locked_read, _) = costs.for_formula(FlagKind::Locked);
-    if let Some(h) = heavy
-        && let Some(row) = h.row(FlagKind::Locked, Some(1))
-    {
-        let derived = locked_read / h.baseline_ns() * 100.0;
-        v.push(Claim {
-            section: sec.clone(),
-            claim: "for expensive iterations, checking the flag every iteration is fine".into(),
-            lecture: "iterations of 10 ms: the lock cost is negligible".into(),
-            measured: format!(
-                "iterations of {}, a locked read ({locked_read:.1} ns, the worst measured) every iteration adds {derived:.4}% (holds if \
-                 under 1%); measured directly {:+.2}%, with the identical baselines {:.2}% apart",
-                fmt_ns(h.baseline_ns()),
-                row.overhead_pct,
-                h.baseline_spread_pct()
-            ),
-            value: Some(derived),
-            holds: Some(derived < 1.0),
-        });
-    }
-    if let Some(t) = tight
-        && let Some(row) = t.row(FlagKind::Locked, Some(1))
-    {
-        let derived = locked_read / t.baseline_ns() * 100.0;
-        v.push(Claim {
-            section: sec.clone(),
-            claim: "in a tight loop, a locked check every iteration costs about as much as the work".into(),
-            lecture: "with 1 µs iterations, taking the lock costs about as much as the work".into(),
-            measured: format!(
-                "iterations of {}, a locked read ({locked_read:.1} ns, the worst measured) every iteration adds {derived:.2}% (holds if \
-                 >= 10%); measured directly {:+.2}%, with the identical baselines {:.2}% apart",
-                fmt_ns(t.baseline_ns()),
-                row.overhead_pct,
-                t.baseline_spread_pct()
-            ),
-            value: Some(derived),
-            holds: Some(derived >= 10.0),
-        });
-        let last = t
-            .rows
-            .iter()
-            .rfind(|r| r.kind == FlagKind::Locked && r.interval.is_some());
-        if let (Some(k1), Some(kl)) = (t.row(FlagKind::Locked, Some(1)), last)
-            && kl.interval != k1.interval
-        {
-            v.push(Claim {
-                section: sec.clone(),
-                claim: "with rare checks, workers keep computing for a while after the stop is raised".into(),
-                lecture: "check seldom and the workers waste effort once stopping has been asked for".into(),
-                measured: format!(
-                    "tight loop, locked flag: {} iterations after the raise at K=1, {} at K={} (all workers); stop \
-                     latency {} vs {}",
-                    k1.after_raise_total(),
-                    kl.after_raise_total(),
-                    kl.interval_label(),
-                    fmt_ns(k1.stop_latency_us * 1e3),
-                    fmt_ns(kl.stop_latency_us * 1e3)
-                ),
-                value: Some(kl.after_raise_total() as f64),
-                holds: Some(kl.after_raise_total() > k1.after_raise_total()),
-            });
-        }
-    }
-    if let Some(c) = &costs.locked_contended {
-        v.push(Claim {
-            section: sec.clone(),
-            claim: "four workers checking every microsecond make four million lock acquisitions per second".into(),
-            lecture: "four million lock acquisitions per second".into(),
-            measured: format!(
-                "{} processes taking the flag's lock back to back managed {:.1} M acquisitions/s in total on {} CPUs \
-                 ({:.1} ns of CPU each); in the tight K=1 run (1 µs of work between reads) a read cost {}; at \
-                 {:.1} ns a read, 4 M reads/s cost {:.1}% of one CPU",
-                c.workers,
-                c.total_reads_per_s / 1e6,
-                std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-                c.cpu_ns_per_read,
-                costs.locked_in_run_ns.map(|v| format!("{v:.1} ns")).unwrap_or_else(|| "(not run)".into()),
-                c.cpu_ns_per_read,
-                4e6 * c.cpu_ns_per_read / 1e9 * 100.0
-            ),
-            value: Some(c.total_reads_per_s / 1e6),
-            holds: None,
-        });
-    }
-    v.push(Claim {
-        section: sec,
-        claim: "reading the flag without the lock is cheaper, yet still costs a barrier on x86".into(),
-        lecture: "cheaper than a locked read, but not free: a memory barrier on x86".into(),
-        measured: format!(
-            "atomic (acquire) read {:.2} ns vs locked read {:.2} ns ({:.0}x cheaper); on x86 an acquire load is a \
-             plain mov, no fence instruction",
-            costs.atomic_alone_ns,
-            costs.locked_alone_ns,
-            costs.locked_alone_ns / costs.atomic_alone_ns
-        ),
-        value: Some(costs.atomic_alone_ns),
-        holds: Some(false),
-    });
-    v
-}
-
-fn corrected(ex: &ExampleReport, k: u64) -> u64 {
-    ex.variant(Check::Corrected(k))
-        .and_then(|v| v.reads_per_worker.first().copied())
-        .unwrap_or_else(|| crate::corrected_reads(ex.iterations, k))
 }
 
 /// Formats an aligned table. `right[i]`: right-align column i. `indent`: spaces before each line.
