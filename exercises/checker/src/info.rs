@@ -67,7 +67,7 @@ pub static EXERCISES: &[Exercise] = &[
         topic: "shut a worker pool down through its own queue",
         file: "exercises/ex01-poison-pill/src/lib.rs",
         source: include_str!("../../ex01-poison-pill/src/lib.rs"),
-        shipped_hash: 0x179f_8a7e_8229_4f1a,
+        shipped_hash: 0x8f81_5d22_e0d4_ad4a,
         hint: "\
 The queue keeps the order in which one producer puts: if the pills go in after the last
 task, no worker can take a pill before every task has been taken. Put one Job::Stop per
@@ -241,7 +241,7 @@ own making: the pill is the only signal.",
         topic: "exactly one winner when many find at once",
         file: "exercises/ex02-lock-check-set/src/lib.rs",
         source: include_str!("../../ex02-lock-check-set/src/lib.rs"),
-        shipped_hash: 0xcfa7_e51c_367d_bb4e,
+        shipped_hash: 0xb58f_9ef8_2120_5816,
         hint: "\
 \"Is the slot free?\" and \"take the slot\" must be one step: between them, another worker
 can ask the same question and get the same answer. Take the flag's lock first
@@ -298,7 +298,7 @@ inside.",
         topic: "stop a first-found-wins search",
         file: "exercises/ex03-early-exit/src/lib.rs",
         source: include_str!("../../ex03-early-exit/src/lib.rs"),
-        shipped_hash: 0xd946_c676_f983_4bd7,
+        shipped_hash: 0x5f90_b31d_92d5_2b07,
         hint: "\
 Nobody can tell the other workers to stop: they must look. In the loop over the range,
 read `found` before each test and return if it is set. When `probe.test(n)` is true,
@@ -367,7 +367,7 @@ flag, put the Find, then return. Without the set, the others have nothing to see
         topic: "a hot counter and a growing list, each with its mechanism",
         file: "exercises/ex04-choose-primitive/src/lib.rs",
         source: include_str!("../../ex04-choose-primitive/src/lib.rs"),
-        shipped_hash: 0x3d0f_1a40_6bc8_28fb,
+        shipped_hash: 0xc20c_62bd_6f53_59fb,
         hint: "\
 Ask two questions of each piece of state: how often is it touched, and is its size known
 in advance? The counter is touched on every item and is one integer: keep it in shared
@@ -425,7 +425,7 @@ are forked after it returns and inherit it.",
         topic: "read the stop flag every k iterations",
         file: "exercises/ex05-check-interval/src/lib.rs",
         source: include_str!("../../ex05-check-interval/src/lib.rs"),
-        shipped_hash: 0xcbc6_6f86_4702_4017,
+        shipped_hash: 0xd398_156f_ff98_d27f,
         hint: "\
 Count iterations, not results: `for i in 0..work.len()`, and when `i % k == 0` read the
 flag (count the read) and break if it is set; then `work.step(i)` and count the

@@ -13,7 +13,7 @@
 //! one `Find` is on the queue and it is that worker's, the flag ends up set, and a worker
 //! that finds after the claim returns `Ok(false)`.
 //!
-//! Check:  cargo run -p coord-exercises -- check 2
+//! Check:  cargo run -p coord-exercises -- check 2     (or: cargo test -p ex02-lock-check-set)
 //! Hint:   cargo run -p coord-exercises -- hint 2
 #![allow(unused_variables)] // only so the unfinished stub compiles without warnings
 

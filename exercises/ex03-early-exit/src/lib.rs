@@ -15,7 +15,7 @@
 //! once; a range that runs out first) and holds the other workers mid-test at different
 //! places until the flag is set.
 //!
-//! Check:  cargo run -p coord-exercises -- check 3
+//! Check:  cargo run -p coord-exercises -- check 3     (or: cargo test -p ex03-early-exit)
 //! Hint:   cargo run -p coord-exercises -- hint 3
 #![allow(unused_variables)] // only so the unfinished stub compiles without warnings
 

@@ -4,15 +4,18 @@ use std::time::{Duration, Instant};
 
 use coord_core::{Manager, RawArray, RawValue};
 use coord_exercises_kit::ex04::SharedState;
+use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::harness::{Options, Report, Verdict, fail, run_scenario};
+use crate::harness::{Options, Report, Verdict, fail, proc_state, run_scenario};
 
 /// Round trips allowed on top of one per result (a `len`, a `to_vec`...).
 pub const SPARE_ROUND_TRIPS: u64 = 16;
 /// In a round with interruptions, each worker is stopped and resumed this many times.
-pub const STOPS: u32 = 20;
+pub const STOPS: u32 = 24;
+/// A stopped worker is resumed once another worker has done this many more items.
+pub const OTHERS_PROGRESS: u64 = 256;
 
 /// One round: `workers` workers; each records every `every`-th of its first `result_items`
 /// items as a result, and counts items until the checker says stop.
@@ -76,11 +79,25 @@ pub fn check<S: SharedState>(opts: &Options) -> Verdict {
                 Err(e) => return fail(format!("{head}new() returned an error: {e}")),
             };
             let go_home = RawValue::new(!round.interrupted)?;
+            let interrupted = round.interrupted;
+            let all_cpus = sched_getaffinity(Pid::from_raw(0)).map_err(coord_core::Error::from)?;
+            // Everybody on one CPU: a worker runs only when another one (or this process)
+            // has taken the CPU from it, wherever it was; a stop lands as soon as it is sent.
+            let cpu = (0..CpuSet::count())
+                .find(|&c| all_cpus.is_set(c).unwrap_or(false))
+                .unwrap_or(0);
+            if interrupted {
+                pin(cpu);
+            }
             let running = RawArray::new(n, 0u8)?;
             let counted = RawArray::new(n, u64::MAX)?;
+            let progress = RawArray::new(n, 0u64)?;
             let workers = (0..n)
                 .map(|w| {
                     scene.start(|| {
+                        if interrupted {
+                            pin(cpu);
+                        }
                         let _ = running.set(w, 1);
                         let mut i = 0u64;
                         let r = (|| -> Result<(), coord_core::Error> {
@@ -90,6 +107,9 @@ pub fn check<S: SharedState>(opts: &Options) -> Verdict {
                                     state.record(result_value(w, i))?;
                                 }
                                 i += 1;
+                                if i % 64 == 0 {
+                                    let _ = progress.set(w, i);
+                                }
                             }
                             Ok(())
                         })();
@@ -112,14 +132,30 @@ pub fn check<S: SharedState>(opts: &Options) -> Verdict {
                         rng ^= rng >> 7;
                         rng ^= rng << 17;
                         let pid = Pid::from_raw(p.pid() as i32);
-                        // Stopped at whatever instruction it was on; the others keep counting.
+                        // Stopped at whatever instruction it was on, until the others have
+                        // counted a while: if it was between a read and a write of the
+                        // counter, their counts are overwritten when it resumes.
                         let _ = kill(pid, Signal::SIGSTOP);
-                        std::thread::sleep(Duration::from_micros(300 + rng % 500));
+                        let until = Instant::now() + Duration::from_millis(20);
+                        let mut held = false;
+                        while !held && Instant::now() < until {
+                            std::thread::sleep(Duration::from_micros(20));
+                            held = proc_state(p.pid()) == Some('T');
+                        }
+                        let before: Vec<u64> = progress.to_vec();
+                        let until = Instant::now() + Duration::from_millis(5);
+                        let mut overtaken = false;
+                        while held && !overtaken && Instant::now() < until {
+                            std::thread::sleep(Duration::from_micros(20 + rng % 50));
+                            overtaken = (0..n).any(|o| {
+                                o != w && progress.get(o).unwrap_or(0) >= before[o] + OTHERS_PROGRESS
+                            });
+                        }
                         let _ = kill(pid, Signal::SIGCONT);
-                        if counted.get(w)? == u64::MAX {
+                        if overtaken && counted.get(w)? == u64::MAX {
                             stops[w] += 1;
                         }
-                        std::thread::sleep(Duration::from_micros(100 + rng % 200));
+                        std::thread::sleep(Duration::from_micros(20 + rng % 100));
                     }
                 }
                 go_home.set(true);
@@ -130,6 +166,7 @@ pub fn check<S: SharedState>(opts: &Options) -> Verdict {
                 }
             }
             let statuses = scene.join_all(&workers)?;
+            let _ = sched_setaffinity(Pid::from_raw(0), &all_cpus);
             scene.exits_ok(&head, &statuses)?;
             let expected = expected_results(round);
             let counts: u64 = counted.to_vec().iter().sum();
@@ -193,4 +230,12 @@ pub fn check<S: SharedState>(opts: &Options) -> Verdict {
         }
         Ok(Report { facts })
     })
+}
+
+/// Runs this process on CPU `cpu` only (best effort).
+fn pin(cpu: usize) {
+    let mut set = CpuSet::new();
+    if set.set(cpu).is_ok() {
+        let _ = sched_setaffinity(Pid::from_raw(0), &set);
+    }
 }
