@@ -430,7 +430,8 @@ are forked after it returns and inherit it.",
 Count iterations, not results: `for i in 0..work.len()`, and when `i % k == 0` read the
 flag (count the read) and break if it is set; then `work.step(i)` and count the
 iteration. A condition on anything else (how many hits so far, say) may stay false for a
-long time, and then the check never happens. Return both counts in a Tally.",
+long time, and then the check never happens. When a read says stop, return right away:
+no step after it, and no more reads. Return both counts in a Tally.",
         solution_source: include_str!("solutions/ex05.rs"),
         learner: |o| contract::ex05::check(ex05_check_interval::worker, o),
         solution: |o| contract::ex05::check(solutions::ex05::worker, o),
