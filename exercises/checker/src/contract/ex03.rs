@@ -131,6 +131,13 @@ pub fn check(search: Ex03, opts: &Options) -> Verdict {
                     ranges[w]
                 ));
             }
+            if let Some(w) = (0..n).find(|&w| statuses[w].is_none() && ctl.is_set()) {
+                return fail(format!(
+                    "{head}worker {w} was still running {} s after the flag was set and had to be killed: \
+                     once the flag is set, return (walking the rest of the range without testing is not returning)",
+                    scene.opts.wait.as_secs()
+                ));
+            }
             let finds = drain(&results);
             let finders: Vec<usize> = matches.iter().map(|&(w, _)| w).collect();
             if let Some(w) = stats.first_setter.filter(|w| !finders.contains(w)) {
