@@ -337,6 +337,7 @@ impl<T: Plain + fmt::Debug> fmt::Debug for Value<T> {
 ///
 /// While it lives, this thread must reach the value only through it: `get`, `set` and `lock`
 /// of the same value panic instead of creating a second reference to the data.
+#[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct ValueGuard<'a, T: Plain> {
     owner: GuardOwner,
     _g: ManuallyDrop<LockGuard<'a>>,
@@ -620,6 +621,7 @@ impl<T: Plain + fmt::Debug> fmt::Debug for Array<T> {
 ///
 /// While it lives, this thread must reach the array only through it: `get`, `set`, `to_vec`
 /// and `lock` of the same array panic instead of creating a second reference to the data.
+#[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct ArrayGuard<'a, T: Plain> {
     owner: GuardOwner,
     _g: ManuallyDrop<LockGuard<'a>>,

@@ -29,19 +29,26 @@ fn wrong_fails(n: u32, name: &str) {
         .iter()
         .find(|w| w.name == name)
         .unwrap_or_else(|| panic!("exercise {n} has no wrong implementation {name}"));
-    match (w.run)(&Options::default()) {
-        Ok(r) => panic!(
-            "exercise {n}: the wrong implementation {name} ({}) PASSES the contract: {:?}",
-            w.mistake, r.facts
-        ),
-        Err(f) => assert!(
-            f.message.contains(w.expect),
-            "exercise {n}: {name} fails, but not for its mistake ({}): expected {:?} in: {f}",
-            w.mistake,
-            w.expect
-        ),
+    // A mistake that fails only because the checker forces a race must fail every time.
+    let runs = if w.racy { RACY_RUNS } else { 1 };
+    for run in 1..=runs {
+        match (w.run)(&Options::default()) {
+            Ok(r) => panic!(
+                "exercise {n}: the wrong implementation {name} ({}) PASSES the contract on run {run} of {runs}: {:?}",
+                w.mistake, r.facts
+            ),
+            Err(f) => assert!(
+                f.message.contains(w.expect),
+                "exercise {n}: {name} fails on run {run} of {runs}, but not for its mistake ({}): expected {:?} in: {f}",
+                w.mistake,
+                w.expect
+            ),
+        }
     }
 }
+
+/// How many times the proof runs a wrong implementation whose failure depends on a forced race.
+const RACY_RUNS: u32 = 20;
 
 fn shipped_stub_fails(n: u32) {
     let e = ex(n);
@@ -78,20 +85,38 @@ macro_rules! wrong_tests {
 }
 
 wrong_tests! {
-    ex01_forgets_the_sentinel_fails: 1, "submit_no_pill";
-    ex01_one_pill_for_the_pool_fails: 1, "submit_one_pill";
-    ex01_pills_before_tasks_fails: 1, "submit_pills_first";
+    ex01_submit_no_pill_fails: 1, "submit_no_pill";
+    ex01_submit_one_pill_fails: 1, "submit_one_pill";
+    ex01_submit_pills_first_fails: 1, "submit_pills_first";
+    ex01_submit_fixed_pool_fails: 1, "submit_fixed_pool";
     ex01_worker_ignores_pill_fails: 1, "worker_ignores_pill";
+    ex01_worker_leaves_on_empty_fails: 1, "worker_leaves_on_empty";
+    ex01_worker_leaves_on_timeout_fails: 1, "worker_leaves_on_timeout";
+    ex01_done_names_worker_zero_fails: 1, "done_names_worker_zero";
+    ex01_worker_batches_answers_fails: 1, "worker_batches_answers";
     ex02_check_without_lock_fails: 2, "check_without_lock";
     ex02_no_check_inside_lock_fails: 2, "no_check_inside_lock";
     ex02_never_sets_flag_fails: 2, "never_sets_flag";
+    ex02_check_then_set_two_locks_fails: 2, "check_then_set_two_locks";
+    ex02_dropped_guard_fails: 2, "dropped_guard";
     ex03_never_checks_fails: 3, "never_checks";
     ex03_winner_never_sets_flag_fails: 3, "winner_never_sets_flag";
-    ex04_manager_in_a_tight_loop_fails: 4, "ManagerCounter";
-    ex04_fixed_array_for_growing_list_fails: 4, "FixedArrayList";
-    ex05_interval_counts_hits_fails: 5, "counts_hits";
-    ex05_reads_every_iteration_fails: 5, "every_iteration";
+    ex03_set_without_lock_fails: 3, "set_without_lock";
+    ex03_claim_without_check_fails: 3, "claim_without_check";
+    ex03_walks_on_after_flag_fails: 3, "walks_on_after_flag";
+    ex03_checks_every_other_fails: 3, "checks_every_other";
+    ex03_sets_flag_when_range_runs_out_fails: 3, "sets_flag_when_range_runs_out";
+    ex04_managercounter_fails: 4, "ManagerCounter";
+    ex04_fixedarraylist_fails: 4, "FixedArrayList";
+    ex04_guessedarray_fails: 4, "GuessedArray";
+    ex04_rawgetthenset_fails: 4, "RawGetThenSet";
+    ex04_valuegetthenset_fails: 4, "ValueGetThenSet";
+    ex05_counts_hits_fails: 5, "counts_hits";
+    ex05_every_iteration_fails: 5, "every_iteration";
     ex05_never_checks_fails: 5, "never_checks";
+    ex05_step_after_stop_fails: 5, "step_after_stop";
+    ex05_stops_but_loops_fails: 5, "stops_but_loops";
+    ex05_one_based_items_fails: 5, "one_based_items";
 }
 
 #[test]

@@ -4,10 +4,12 @@
 //! same queue: after the last task, put one `Job::Stop` per worker. A worker that takes a
 //! `Stop` leaves at once. No flag, no lock, no timeout, no `terminate()`.
 //!
-//! Done when: every task is processed exactly once, every worker leaves on its own (exit
-//! code 0) while the producer is still alive, and nothing is left on the job queue.
+//! Done when: every task is processed exactly once and answered by the worker that did it,
+//! every worker leaves on its own (exit code 0) while the producer is still alive, and
+//! nothing is left on the job queue. The checker runs pools of 3, 1 and 5 workers, and the
+//! first pool waits on an empty queue for a while before the producer starts.
 //!
-//! Check:  cargo run -p coord-exercises -- check 1
+//! Check:  cargo run -p coord-exercises -- check 1     (or: cargo test -p ex01-poison-pill)
 //! Hint:   cargo run -p coord-exercises -- hint 1
 //!
 //! Replace each `todo!()`; keep the signatures (the checker calls them).

@@ -9,9 +9,11 @@
 //! with it, and implement the five methods.
 //!
 //! Done when: the total is exact, every result is there exactly once, and the manager (if
-//! you use it) serves no more round trips than there are results, plus a few.
+//! you use it) serves no more round trips than there are results, plus a few. The checker
+//! stops and resumes the workers at arbitrary points while they count (so an update that is
+//! not one step loses counts every time), and one round records 12,500 results.
 //!
-//! Check:  cargo run -p coord-exercises -- check 4
+//! Check:  cargo run -p coord-exercises -- check 4     (or: cargo test -p ex04-choose-primitive)
 //! Hint:   cargo run -p coord-exercises -- hint 4
 #![allow(unused_variables)] // only so the unfinished stub compiles without warnings
 

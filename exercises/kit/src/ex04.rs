@@ -8,7 +8,8 @@ use coord_core::{Error, Manager};
 /// The checker creates it with [`new`](SharedState::new) in the parent, forks the workers
 /// (each calls [`count`](SharedState::count) and [`record`](SharedState::record)), joins
 /// them, then reads [`total`](SharedState::total) and [`results`](SharedState::results)
-/// once, in the parent.
+/// once, in the parent. While the workers count, the checker stops and resumes them at
+/// arbitrary instructions: an update made of two steps (read, then write) loses counts.
 pub trait SharedState: Sized {
     /// Builds the shared state before the workers start. `manager` is a running manager
     /// process you may use (or not).

@@ -2,14 +2,14 @@
 
 use std::ops::Range;
 
-use coord_core::{Error, Queue, Value};
-use coord_exercises_kit::ex03::{Find, Probe};
+use coord_core::{Error, Queue};
+use coord_exercises_kit::ex03::{Find, Flag, Probe};
 
 // ANCHOR: search
 pub fn search(
     me: usize,
     range: Range<u64>,
-    found: &Value<bool>,
+    found: &Flag,
     probe: &Probe,
     results: &Queue<Find>,
 ) -> Result<(), Error> {

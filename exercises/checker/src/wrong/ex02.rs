@@ -38,3 +38,34 @@ pub fn never_sets_flag(me: usize, value: u64, found: &Flag, results: &Queue<Find
     results.put(&Find { worker: me, value })?;
     Ok(true)
 }
+
+// Mistake: checks under one hold of the lock and sets under a second one; in between, others check too.
+pub fn check_then_set_two_locks(
+    me: usize,
+    value: u64,
+    found: &Flag,
+    results: &Queue<Find>,
+) -> Result<bool, Error> {
+    let taken = {
+        let _guard = found.lock();
+        found.get()
+    };
+    if taken {
+        return Ok(false);
+    }
+    let _guard = found.lock();
+    found.set(true);
+    results.put(&Find { worker: me, value })?;
+    Ok(true)
+}
+
+// Mistake: `let _ = found.lock();` drops the guard at once; the check and the set run without the lock.
+pub fn dropped_guard(me: usize, value: u64, found: &Flag, results: &Queue<Find>) -> Result<bool, Error> {
+    let _ = found.lock();
+    if found.get() {
+        return Ok(false);
+    }
+    found.set(true);
+    results.put(&Find { worker: me, value })?;
+    Ok(true)
+}

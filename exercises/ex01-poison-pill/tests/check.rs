@@ -1,0 +1,8 @@
+//! `cargo test -p ex01-poison-pill` runs exercise 1's check, the same one as
+//! `cargo run -p coord-exercises -- check 1`. While src/lib.rs is the untouched stub, this
+//! test passes and says "not started"; once you edit it, it fails until your code passes.
+
+#[test]
+fn check() {
+    coord_exercises::check_as_test(1);
+}

@@ -1,0 +1,8 @@
+//! `cargo test -p ex03-early-exit` runs exercise 3's check, the same one as
+//! `cargo run -p coord-exercises -- check 3`. While src/lib.rs is the untouched stub, this
+//! test passes and says "not started"; once you edit it, it fails until your code passes.
+
+#[test]
+fn check() {
+    coord_exercises::check_as_test(3);
+}
