@@ -86,14 +86,7 @@ pub const WORKLOADS: [Workload; 10] = [
 /// How long any group of workers may take before it is killed and reported.
 const JOIN_DEADLINE: Duration = Duration::from_secs(60);
 
-/// Trial division, as the lecture's `isPrime`.
-pub fn is_prime(n: u64) -> bool {
-    if n < 2 {
-        return false;
-    }
-    let root = (n as f64).sqrt() as u64;
-    (2..=root).all(|i| n % i != 0)
-}
+pub use lab_support::is_prime;
 
 fn join_or_fail(workers: &[Process]) -> Result<()> {
     for (i, st) in join_all(workers, JOIN_DEADLINE)?.into_iter().enumerate() {

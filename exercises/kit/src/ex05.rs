@@ -123,7 +123,7 @@ impl Work {
                 }
             }
         }
-        is_prime(i)
+        lab_support::is_prime(i)
     }
 }
 
@@ -187,18 +187,4 @@ impl Control {
             paused: t.get(w, PAUSED) == 1,
         }
     }
-}
-
-fn is_prime(n: u64) -> bool {
-    if n < 2 {
-        return false;
-    }
-    let mut d = 2;
-    while d * d <= n {
-        if n % d == 0 {
-            return false;
-        }
-        d += 1;
-    }
-    true
 }
