@@ -46,8 +46,11 @@ pub use error::{Error, Result};
 pub use lock::{Lock, LockGuard, LockResult, LockResultExt, OwnerDied};
 pub use manager::{DictProxy, ListProxy, Manager, ManagerStats, ValueProxy};
 pub use process::{ChildResult, ExitStatus, PANIC_EXIT_CODE, Process, join_all, start_all};
+#[allow(deprecated)]
 pub use queue::{MAX_MESSAGE, MAX_PRODUCERS, Queue, QueueStats};
-pub use value::{Array, ArrayGuard, AtomicInt, AtomicPlain, Plain, RawArray, RawValue, Value, ValueGuard};
+pub use value::{
+    Array, ArrayGuard, AtomicInt, AtomicPlain, MAX_SHARED_BYTES, Plain, RawArray, RawValue, Value, ValueGuard,
+};
 
 pub use nix::sys::signal::Signal;
 
@@ -60,5 +63,5 @@ pub fn monotonic_ns() -> u64 {
 
 /// Whether a process with this pid is running (exists and is not a zombie).
 pub fn pid_alive(pid: u32) -> bool {
-    queue::process_alive(pid as i32)
+    process::process_alive(pid as i32)
 }

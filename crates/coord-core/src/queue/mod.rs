@@ -53,27 +53,33 @@
 //! common case; waiting in `poll` first and marking only a non-blocking `read` would cost a
 //! system call on every `get`. Neither is worth it for a window of a few instructions.
 
+mod framing;
+mod registry;
+mod wait;
+
+use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
-use std::sync::Once;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::poll::PollFlags;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
 use crate::lock::{Acquired, RawMutex};
 use crate::shm::SharedRegion;
-
-const MAGIC: u32 = 0xC0_0D_27_27;
-const FRAME_HEADER: usize = 8;
+use framing::{
+    DIRECT_WRITE, FRAME_HEADER, FrameWriter, MAGIC, MAX_PREFIX, PipeOut, RawBytes, byte_string_len,
+};
+use registry::thread_tag;
+pub(crate) use registry::{install_atfork, my_pid};
 /// A thread keeps its frame buffers between messages unless they grew past this.
 const KEEP_BUF: usize = 4 << 20;
 
@@ -83,10 +89,11 @@ thread_local! {
 }
 /// The largest message a queue accepts (64 MiB).
 pub const MAX_MESSAGE: usize = 64 << 20;
-/// How many queues one process may have open for writing at the same time.
+/// Once a limit on how many queues one process could have open for writing; it was never
+/// enforced, and there is no such limit: a process may hold as many queues as it has file
+/// descriptors for.
+#[deprecated(note = "never enforced: a process may use any number of queues")]
 pub const MAX_PRODUCERS: usize = 1024;
-/// In the middle of a frame whose bytes stopped coming, how often to check on the writer.
-const MID_FRAME_SLICE: Duration = Duration::from_millis(100);
 
 /// Shared bookkeeping, after the two locks in the region.
 #[repr(C)]
@@ -107,6 +114,11 @@ struct Header {
     /// reader lock).
     ra_start: AtomicU32,
     ra_end: AtomicU32,
+    /// A frame parked by a consumer whose deadline passed in the middle of it: its length
+    /// (0: none), and how many of its body bytes are in the spill area. The next consumer
+    /// carries on from there (only touched under the reader lock).
+    spill_frame: AtomicU32,
+    spill_len: AtomicU32,
 }
 
 const WLOCK_OFF: usize = 0;
@@ -118,8 +130,20 @@ const HEADER_OFF: usize = 256;
 /// process: the buffer is shared memory, guarded by the reader lock.
 const RA_OFF: usize = 4096;
 const RA_CAP: usize = 4 << 10;
+/// The spill area: room for the body of one whole message. It costs nothing until used (the
+/// pages of a `memfd` are allocated on first touch) and is given back after use.
+const SPILL_OFF: usize = RA_OFF + RA_CAP;
+const REGION_LEN: usize = SPILL_OFF + MAX_MESSAGE;
+const PAGE: usize = 4096;
 
 /// Totals over every process that used the queue: what crossing the boundary cost.
+///
+/// Each count is bumped right after the step it counts, so a process killed between the two
+/// leaves it one short: after kills, `messages_put` may be lower than what was delivered (by
+/// at most one per producer killed inside a `put`), and `messages_got` lower than what was
+/// taken from the pipe (by at most one per consumer killed inside a `get`). Without kills
+/// they are exact. A queue drained with `messages_got < messages_put` lost messages (see the
+/// module documentation for the one window where that can happen).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct QueueStats {
     pub messages_put: u64,
@@ -129,201 +153,9 @@ pub struct QueueStats {
     pub bytes_got: u64,
 }
 
-// --- which queues a forked child inherits a write end of --------------------------------------
-
-/// How many queues one process may hold at once for its children to inherit (queues beyond
-/// this work, but their children become producers only by putting).
-const MAX_QUEUES: usize = 1024;
-/// Every live queue of this process, so that the atfork handler can give a child write ends.
-static QUEUES: [AtomicPtr<Inner>; MAX_QUEUES] = [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_QUEUES];
-/// One past the highest slot of `QUEUES` ever used: the fork handlers scan only that far.
-static QUEUES_USED: AtomicUsize = AtomicUsize::new(0);
-/// Guards `QUEUES` against a queue being freed while a fork handler reads it: held by the
-/// parent-side fork handlers from `before_fork` to `after_fork_in_parent` (and released in the
-/// child by `in_forked_child`), and by registration and unregistration. A spin lock, not a
-/// `Mutex`: it is taken in one atfork handler and released in another, and the child must be
-/// able to release the copy it inherits. It is held only for a few atomic operations, or
-/// across one `fork` by the forking thread; a thread holding it never blocks on anything
-/// else, so nobody can wait on it for long.
-static REGISTRY: AtomicBool = AtomicBool::new(false);
-
-fn registry_lock() {
-    let mut spins = 0u32;
-    while REGISTRY
-        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
-        if spins < 64 {
-            spins += 1;
-            std::hint::spin_loop();
-        } else {
-            // Another thread is in the middle of a fork: let it run.
-            std::thread::yield_now();
-        }
-    }
-}
-
-fn registry_unlock() {
-    REGISTRY.store(false, Ordering::Release);
-}
-
-/// Holds the registry lock for a scope (registration, unregistration).
-struct RegistryGuard;
-impl RegistryGuard {
-    fn take() -> RegistryGuard {
-        registry_lock();
-        RegistryGuard
-    }
-}
-impl Drop for RegistryGuard {
-    fn drop(&mut self) {
-        registry_unlock();
-    }
-}
-/// This process's pid, cached (0: not known yet; reset in every forked child).
-static MY_PID: AtomicI32 = AtomicI32::new(0);
-static ATFORK: Once = Once::new();
-static NEXT_THREAD_TAG: AtomicU64 = AtomicU64::new(1);
-
-thread_local! {
-    /// A number for this thread (0 until first needed). A forked child's only thread is a
-    /// copy of the thread that forked, with the same number.
-    static THREAD_TAG: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
-fn thread_tag() -> u64 {
-    THREAD_TAG.with(|t| {
-        if t.get() == 0 {
-            t.set(NEXT_THREAD_TAG.fetch_add(1, Ordering::Relaxed));
-        }
-        t.get()
-    })
-}
-
-/// Calls `mine` on every live queue created by the calling thread, `other` on the rest. Only
-/// a thread's own queues are inherited by its children: in `cargo test` every test has its
-/// own thread, and one test's children must not keep another test's queues connected.
-///
-/// The caller must hold the registry lock (or be a freshly forked child, which has one thread).
-fn for_each_queue(mine: impl Fn(&Inner), other: impl Fn(&Inner)) {
-    let tag = THREAD_TAG.with(|t| t.get());
-    for slot in &QUEUES[..QUEUES_USED.load(Ordering::Acquire).min(MAX_QUEUES)] {
-        let p = slot.load(Ordering::Acquire);
-        if !p.is_null() {
-            // SAFETY: a registered Inner is alive: `Inner::drop` unregisters it (under the
-            // registry lock, which our caller holds, so it cannot happen meanwhile) before
-            // anything of it is closed or freed. In a forked child, the only thread is this
-            // one and nothing is freed; a drop that another parent thread had begun is
-            // blocked before unregistering, so its Inner is intact in the child's copy.
-            let inner = unsafe { &*p };
-            if tag != 0 && inner.creator_thread == tag {
-                mine(inner);
-            } else {
-                other(inner);
-            }
-        }
-    }
-}
-
-/// In the parent, just before `fork`: give each queue of this thread a write end that the
-/// child will inherit through the fork itself (so the child is a potential producer from its
-/// first instant, not from whenever it gets to run).
-extern "C" fn before_fork() {
-    // Held across the fork; released by `after_fork_in_parent` and `in_forked_child`.
-    registry_lock();
-    for_each_queue(
-        |inner| {
-            let tx = inner.tx.load(Ordering::Acquire);
-            if tx == 0 || (tx >> 32) as i32 != my_pid() {
-                inner.fork_tx.store(
-                    open_write_end(inner.rx.as_raw_fd()).unwrap_or(-1),
-                    Ordering::Release,
-                );
-            }
-        },
-        |_| {},
-    );
-}
-
-/// In the parent, just after `fork`: the temporary write ends are the child's, not ours.
-extern "C" fn after_fork_in_parent() {
-    for_each_queue(
-        |inner| {
-            let fd = inner.fork_tx.swap(-1, Ordering::AcqRel);
-            if fd >= 0 {
-                // SAFETY: opened by `before_fork` for the child; the parent never uses it.
-                unsafe { libc::close(fd) };
-            }
-        },
-        |_| {},
-    );
-    registry_unlock();
-}
-
-/// In the child, just after `fork` (async-signal-safe calls only): adopt the write ends.
-extern "C" fn in_forked_child() {
-    // SAFETY: getpid is async-signal-safe, as everything in an atfork child handler must be.
-    let me = unsafe { libc::getpid() };
-    MY_PID.store(me, Ordering::Relaxed);
-    for_each_queue(
-        |inner| inner.adopt_in_child(me),
-        |inner| {
-            // Another thread's queue: the copy of the parent's write end (if it had one) must
-            // not keep that queue connected for as long as this child lives.
-            let tx = inner.tx.swap(0, Ordering::Relaxed);
-            if tx != 0 {
-                // SAFETY: the copy of a write end this child never uses; close is
-                // async-signal-safe.
-                unsafe { libc::close((tx & 0xffff_ffff) as i32 - 1) };
-            }
-            // Nor may a write end opened for another thread's fork (the registry lock
-            // serializes fork handlers, so none should be open now; this is a safety net).
-            let tmp = inner.fork_tx.swap(-1, Ordering::Relaxed);
-            if tmp >= 0 {
-                // SAFETY: as above: a copy this child never uses.
-                unsafe { libc::close(tmp) };
-            }
-            inner.inherited.store(false, Ordering::Relaxed);
-        },
-    );
-    // The copy of the lock `before_fork` took in the parent; this child's only thread is done
-    // with the table. (A plain store: async-signal-safe.)
-    registry_unlock();
-}
-
-pub(crate) fn install_atfork() {
-    ATFORK.call_once(|| {
-        // SAFETY: registers handlers run around every fork of this process; they open/close
-        // descriptors and touch atomics (the child's one calls async-signal-safe functions
-        // only). `before_fork` takes the registry spin lock, which `after_fork_in_parent`
-        // releases in the parent and `in_forked_child` in the child: glibc runs the parent
-        // handler also when fork fails, so the lock is never left held.
-        let rc = unsafe {
-            libc::pthread_atfork(
-                Some(before_fork),
-                Some(after_fork_in_parent),
-                Some(in_forked_child),
-            )
-        };
-        assert_eq!(rc, 0, "pthread_atfork failed");
-    });
-}
-
-/// This process's pid without a system call (cached; the cache is reset in a forked child
-/// by the atfork handler, which `install_atfork` must have registered).
-pub(crate) fn my_pid() -> i32 {
-    match MY_PID.load(Ordering::Relaxed) {
-        0 => {
-            let pid = nix::unistd::getpid().as_raw();
-            MY_PID.store(pid, Ordering::Relaxed);
-            pid
-        }
-        pid => pid,
-    }
-}
-
 /// Opens a new write end of the pipe whose read end is `rx`, through `/proc/self/fd/<rx>`.
-/// Async-signal-safe (no allocation): the atfork handler uses it.
+/// Async-signal-safe (no allocation): the atfork handler uses it. Non-blocking: a writer that
+/// finds the pipe full waits in `poll`, in slices (see `framing::PipeOut`).
 fn open_write_end(rx: i32) -> Option<i32> {
     let mut path = [0u8; 32];
     let prefix = b"/proc/self/fd/";
@@ -343,7 +175,12 @@ fn open_write_end(rx: i32) -> Option<i32> {
     }
     // SAFETY: `path` is NUL-terminated (zero-filled past the digits); open is
     // async-signal-safe and returns a new descriptor or -1.
-    let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr().cast(),
+            libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NONBLOCK,
+        )
+    };
     (fd >= 0).then_some(fd)
 }
 
@@ -369,6 +206,8 @@ struct Inner {
     creator_thread: u64,
     /// A write end opened just before a fork, for the child (-1 otherwise).
     fork_tx: AtomicI32,
+    /// The pipe's capacity in bytes.
+    pipe_cap: usize,
 }
 
 impl Inner {
@@ -376,6 +215,37 @@ impl Inner {
         // SAFETY: the region was sized for a Header at HEADER_OFF (aligned: 256 on a page) and
         // stays mapped while `self` lives; Header is all atomics.
         unsafe { &*(self.region.ptr().add(HEADER_OFF) as *const Header) }
+    }
+
+    /// Takes the writer lock (waiting until `deadline`; `None` if it passed first). Every path
+    /// that takes the writer lock goes through here or `try_lock_writer`, so a writer that died
+    /// in the middle of a frame is noticed by whoever comes next, whatever it came for.
+    fn lock_writer(&self, deadline: Option<Instant>) -> Result<Option<Unlock<'_>>, Error> {
+        Ok(self
+            .wlock
+            .lock_until(deadline)?
+            .map(|acquired| self.locked_writer(acquired)))
+    }
+
+    /// `try_lock` of the writer lock, with the same check as `lock_writer`.
+    fn try_lock_writer(&self) -> Result<Option<Unlock<'_>>, Error> {
+        Ok(self
+            .wlock
+            .try_lock()?
+            .map(|acquired| self.locked_writer(acquired)))
+    }
+
+    /// We now hold the writer lock. If its owner died with a frame half-written, part of that
+    /// frame is in the pipe and nothing can complete it: the queue is marked corrupted before
+    /// the lock is released again, so no writer can append its frame to the broken one.
+    fn locked_writer(&self, acquired: Acquired) -> Unlock<'_> {
+        let h = self.header();
+        if let Acquired::OwnerDied = acquired
+            && h.write_in_flight.load(Ordering::Acquire) != 0
+        {
+            h.corrupted.store(true, Ordering::Release);
+        }
+        Unlock(&self.wlock)
     }
 
     /// In a freshly forked child (from the atfork handler: no allocation, no locks): take
@@ -404,20 +274,9 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        let me = self as *mut Inner;
-        {
-            // Unregister first, under the registry lock: a fork handler reading the table
-            // either finishes before this or never sees this queue.
-            let _registry = RegistryGuard::take();
-            for slot in &QUEUES[..QUEUES_USED.load(Ordering::Acquire).min(MAX_QUEUES)] {
-                if slot
-                    .compare_exchange(me, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    break;
-                }
-            }
-        }
+        // Unregister first, under the registry lock: a fork handler reading the table either
+        // finishes before this or never sees this queue.
+        registry::unregister(self as *const Inner);
         let tx = self.tx.swap(0, Ordering::AcqRel);
         if tx != 0 && (tx >> 32) as i32 == my_pid() {
             // SAFETY: this process's write end; nothing else owns it.
@@ -491,13 +350,15 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     pub fn new() -> Result<Self, Error> {
         install_atfork();
         const { assert!(HEADER_OFF + size_of::<Header>() <= RA_OFF) };
-        let region = Arc::new(SharedRegion::new("coord-queue", RA_OFF + RA_CAP)?);
+        const { assert!(SPILL_OFF % PAGE == 0) };
+        let region = Arc::new(SharedRegion::new("coord-queue", REGION_LEN)?);
         let wlock = RawMutex::init(region.clone(), WLOCK_OFF, false)?;
         let rlock = RawMutex::init(region.clone(), RLOCK_OFF, false)?;
         let (rx, tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
         // A bigger pipe lets a large message go in fewer wake-ups; the default (64 KiB) is
         // still correct, so a refusal is fine.
         let _ = fcntl(&rx, FcntlArg::F_SETPIPE_SZ(1 << 20));
+        let pipe_cap = fcntl(&rx, FcntlArg::F_GETPIPE_SZ)? as usize;
         // Nobody is a producer yet: the creator's write end goes. Each producer opens its own.
         drop(tx);
         let rx_nb = nix::fcntl::open(
@@ -515,20 +376,10 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             inherited: AtomicBool::new(false),
             creator_thread: thread_tag(),
             fork_tx: AtomicI32::new(-1),
+            pipe_cap,
         });
-        // Registered for the atfork handler (if the table is full, children of this queue
-        // become producers only by putting).
-        let p = Arc::as_ptr(&inner) as *mut Inner;
-        {
-            // Under the registry lock: a fork handler never sees a half-registered table.
-            let _registry = RegistryGuard::take();
-            if let Some(i) = QUEUES.iter().position(|slot| {
-                slot.compare_exchange(std::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
-            }) {
-                QUEUES_USED.fetch_max(i + 1, Ordering::AcqRel);
-            }
-        }
+        // Registered for the atfork handlers (the table grows: every queue is in it).
+        registry::register(Arc::as_ptr(&inner));
         Ok(Queue {
             inner,
             _t: PhantomData,
@@ -539,9 +390,25 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         self.inner.header()
     }
 
-    /// Puts one message (`q.put(item)`). Blocks only while the pipe is full.
+    /// Puts one message (`q.put(item)`). Blocks only while the pipe is full; returns
+    /// [`Error::Corrupted`] if the queue is found, or becomes, corrupted meanwhile.
     pub fn put(&self, item: &T) -> Result<(), Error> {
-        self.put_item(item)
+        self.put_item(item, None)
+    }
+
+    /// [`put`](Queue::put) waiting at most `timeout` (`q.put(item, timeout=t)`):
+    /// [`Error::Timeout`] if the message could not be put in time, and then nothing of it was
+    /// written.
+    ///
+    /// A message that fits the pipe is started only once the pipe has room for all of it, so
+    /// the deadline cannot pass half-way through it. A message larger than the pipe (1 MiB
+    /// here) must be written while a consumer reads it: if no consumer takes it before the
+    /// deadline, the half-written message makes the queue [`Error::Corrupted`] for everyone,
+    /// and this call says so.
+    ///
+    /// A timeout too large to be a point in time (e.g. `Duration::MAX`) waits as `put` does.
+    pub fn put_timeout(&self, item: &T, timeout: Duration) -> Result<(), Error> {
+        self.put_item(item, Instant::now().checked_add(timeout))
     }
 
     /// Puts one message made of raw bytes: the fast path for byte payloads, with
@@ -551,10 +418,16 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// holding the same bytes, so a typed `get` of such a type reads it too. A large payload goes
     /// from `bytes` to the pipe in one `writev` with the frame header, without a copy in between.
     pub fn put_bytes(&self, bytes: &[u8]) -> Result<(), Error> {
-        self.put_item(&RawBytes(bytes))
+        self.put_item(&RawBytes(bytes), None)
     }
 
-    fn put_item<U: Serialize>(&self, item: &U) -> Result<(), Error> {
+    /// [`put_bytes`](Queue::put_bytes) waiting at most `timeout`, as
+    /// [`put_timeout`](Queue::put_timeout) does.
+    pub fn put_bytes_timeout(&self, bytes: &[u8], timeout: Duration) -> Result<(), Error> {
+        self.put_item(&RawBytes(bytes), Instant::now().checked_add(timeout))
+    }
+
+    fn put_item<U: Serialize>(&self, item: &U, deadline: Option<Instant>) -> Result<(), Error> {
         // Size first: one exact allocation instead of a growing buffer that is copied at
         // every doubling, and an oversized message is refused before it is built.
         let size = postcard::experimental::serialized_size(item).map_err(Error::Encode)?;
@@ -568,17 +441,23 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         // costs page faults for large ones (the allocator gives the pages back in between).
         WRITE_BUF.with(|cell| match cell.try_borrow_mut() {
             Ok(mut buf) => {
-                let r = self.put_frame(item, size, &mut buf);
+                let r = self.put_frame(item, size, &mut buf, deadline);
                 if buf.capacity() > KEEP_BUF {
                     *buf = Vec::new();
                 }
                 r
             }
-            Err(_) => self.put_frame(item, size, &mut Vec::new()),
+            Err(_) => self.put_frame(item, size, &mut Vec::new(), deadline),
         })
     }
 
-    fn put_frame<U: Serialize>(&self, item: &U, size: usize, buf: &mut Vec<u8>) -> Result<(), Error> {
+    fn put_frame<U: Serialize>(
+        &self,
+        item: &U,
+        size: usize,
+        buf: &mut Vec<u8>,
+        deadline: Option<Instant>,
+    ) -> Result<(), Error> {
         buf.clear();
         buf.extend_from_slice(&MAGIC.to_le_bytes());
         buf.extend_from_slice(&(size as u32).to_le_bytes());
@@ -596,13 +475,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             }
         }
         let h = self.header();
-        let acquired = self.inner.wlock.lock()?;
-        let _unlock = Unlock(&self.inner.wlock);
-        if let Acquired::OwnerDied = acquired
-            && h.write_in_flight.load(Ordering::Acquire) != 0
-        {
-            h.corrupted.store(true, Ordering::Release);
-        }
+        let Some(_unlock) = self.inner.lock_writer(deadline)? else {
+            return Err(Error::Timeout);
+        };
         if h.corrupted.load(Ordering::Acquire) {
             return Err(Error::Corrupted(
                 "a process died in the middle of writing a message".into(),
@@ -613,44 +488,90 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         // A frame of at most PIPE_BUF bytes goes out in one write(2), which the kernel makes
         // atomic: a writer killed around it leaves all of the frame or none of it, never a
         // part. Only a larger frame can be left half-written, so only that one is marked.
-        let atomic = small && FRAME_HEADER + size <= libc::PIPE_BUF;
+        let frame = FRAME_HEADER + size;
+        let atomic = small && frame <= libc::PIPE_BUF;
+        if !atomic && deadline.is_some() {
+            // Start only when the whole frame fits, so the deadline cannot cut it in two.
+            self.wait_for_room(frame, deadline)?;
+        }
         if !atomic {
             h.write_in_flight.store(1, Ordering::Release);
         }
-        if small {
-            write_all(tx, buf)?;
+        let out = PipeOut {
+            fd: tx,
+            corrupted: &h.corrupted,
+            deadline,
+            written: Cell::new(0),
+        };
+        let r = if small {
+            out.write_all(buf)
         } else {
             // A large message is serialized straight into the pipe: its big byte strings go
             // to the kernel from where they are (one copy, as with a raw pipe), not first
             // into a frame buffer.
             let mut w = FrameWriter {
-                fd: tx,
+                out: &out,
                 pending: buf,
                 payload: 0,
                 err: None,
             };
             let r = postcard::serialize_with_flavor::<U, _, _>(item, &mut w);
             let written = w.payload;
-            if let Some(e) = w.err {
-                h.corrupted.store(true, Ordering::Release);
-                return Err(Error::Io(e));
-            }
-            if let Err(e) = r {
-                h.corrupted.store(true, Ordering::Release);
-                return Err(Error::Encode(e));
-            }
-            if written != size {
-                // Part of a frame of the wrong length is in the pipe: the stream is broken.
-                h.corrupted.store(true, Ordering::Release);
-                return Err(Error::Corrupted(format!(
+            match (w.err, r) {
+                (Some(e), _) => Err(e),
+                (None, Err(e)) => Err(Error::Encode(e)),
+                // Part of a frame of the wrong length would be in the pipe.
+                (None, Ok(())) if written != size => Err(Error::Corrupted(format!(
                     "the message serialized to {written} bytes, not the {size} announced"
-                )));
+                ))),
+                (None, Ok(())) => Ok(()),
             }
+        };
+        if let Err(e) = r {
+            if out.written.get() == 0 {
+                // Nothing of this frame is in the pipe: the stream is as it was.
+                h.write_in_flight.store(0, Ordering::Release);
+                return Err(e);
+            }
+            // Part of a frame is in the pipe and the rest will never follow.
+            h.corrupted.store(true, Ordering::Release);
+            return Err(match e {
+                Error::Timeout => Error::Corrupted(
+                    "put_timeout: the deadline passed in the middle of a message larger than the \
+                     pipe (no consumer took it in time); the half-written message breaks the queue"
+                        .into(),
+                ),
+                e => e,
+            });
         }
         h.write_in_flight.store(0, Ordering::Release);
         h.messages_put.fetch_add(1, Ordering::Relaxed);
         h.bytes_put.fetch_add(size as u64, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Before a timed put of a frame that needs several writes: waits until the pipe has room
+    /// for all of it, so that, once started, it goes out without waiting. The room is judged
+    /// with a margin (a pipe stores data in pages, and pages may be partly used), so a frame
+    /// larger than half the pipe waits for an empty pipe.
+    fn wait_for_room(&self, frame: usize, deadline: Option<Instant>) -> Result<(), Error> {
+        let cap = self.inner.pipe_cap;
+        loop {
+            let used = wait::pipe_bytes(self.inner.rx.as_fd())?;
+            if used == 0 || 2 * (used + frame) + 2 * PAGE <= cap {
+                return Ok(());
+            }
+            if self.header().corrupted.load(Ordering::Acquire) {
+                return Err(Error::Corrupted(
+                    "the queue was marked corrupted while this put waited for room in the pipe".into(),
+                ));
+            }
+            let Some(slice) = wait::next_slice(deadline) else {
+                return Err(Error::Timeout);
+            };
+            // The pipe cannot tell us when N bytes are free: look again soon.
+            std::thread::sleep(slice.min(Duration::from_millis(1)));
+        }
     }
 
     /// This process's write end, opened on first use (the caller holds the writer lock).
@@ -675,7 +596,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// count and then end-of-file knows this producer has really gone).
     fn count_producer(&self) {
         if self.header().producers_seen.fetch_add(1, Ordering::AcqRel) == 0 {
-            futex_wake_all(&self.header().producers_seen);
+            wait::futex_wake_all(&self.header().producers_seen);
         }
     }
 
@@ -685,14 +606,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// holds it, data is usually on its way: `false` means "readable now, try again later".
     fn drop_inherited_end(&self) -> Result<bool, Error> {
         loop {
-            if let Some(acquired) = self.inner.wlock.try_lock()? {
-                let _unlock = Unlock(&self.inner.wlock);
-                let h = self.header();
-                if let Acquired::OwnerDied = acquired
-                    && h.write_in_flight.load(Ordering::Acquire) != 0
-                {
-                    h.corrupted.store(true, Ordering::Release);
-                }
+            if let Some(_unlock) = self.inner.try_lock_writer()? {
                 if self.inner.inherited.swap(false, Ordering::AcqRel) {
                     let tx = self.inner.tx.swap(0, Ordering::AcqRel);
                     if tx != 0 && (tx >> 32) as i32 == my_pid() {
@@ -738,7 +652,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// write end and makes this process a producer again.
     pub fn close(&self) {
         // Under the writer lock: no `put` of this process is using the write end meanwhile.
-        let _g = self.inner.wlock.lock().ok().map(|_| Unlock(&self.inner.wlock));
+        // Taken like every writer does: if its last owner died half-way through a frame, the
+        // queue is marked corrupted here, before anyone can write after the broken frame.
+        let _g = self.inner.lock_writer(None).ok().flatten();
         self.inner.inherited.store(false, Ordering::Release);
         let tx = self.inner.tx.load(Ordering::Acquire);
         if tx != 0 && (tx >> 32) as i32 == my_pid() {
@@ -797,9 +713,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 out.extend_from_slice(&body[prefix..prefix + n]);
                 Ok(n)
             },
-            // SAFETY (of the call): `recv_frame` passes a large frame's position in the
-            // read-ahead buffer, with the reader lock held.
-            |out, ra, from, have, len| unsafe { self.read_bytes_body(ra, from, have, len, out) },
+            // SAFETY (of the call): `recv_frame` passes a large frame's first bytes (in the
+            // read-ahead buffer or the spill area), with the reader lock held.
+            |out, src, have, len| unsafe { self.read_bytes_body(src, have, len, out, deadline) },
         )
     }
 
@@ -811,16 +727,16 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             // A frame larger than what was read ahead: take what is here, read the rest
             // straight into a buffer this thread reuses (no allocation, no page faults per
             // message).
-            |_, ra, from, have, len| {
+            |_, src, have, len| {
                 READ_BUF.with(|cell| match cell.try_borrow_mut() {
                     Ok(mut buf) => {
-                        let r = self.read_body(ra, from, have, len, &mut buf);
+                        let r = self.read_body(src, have, len, &mut buf, deadline);
                         if buf.capacity() > KEEP_BUF {
                             *buf = Vec::new();
                         }
                         r
                     }
-                    Err(_) => self.read_body(ra, from, have, len, &mut Vec::new()),
+                    Err(_) => self.read_body(src, have, len, &mut Vec::new(), deadline),
                 })
             },
         )
@@ -828,15 +744,15 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     /// Takes the reader lock, waits for a frame and checks its header. A frame that is all in
     /// the read-ahead buffer is handed to `whole` (its body, in place); a larger one to `large`
-    /// (`ra`, where its body starts in the read-ahead buffer, how many of its bytes are there,
-    /// its length), which must read the rest of it from the pipe. Either gets `out`, where
-    /// the caller wants the message.
+    /// (where its first body bytes are, in the read-ahead buffer or the spill area, how many
+    /// they are, and the body's length), which must read the rest of it from the pipe. Either
+    /// gets `out`, where the caller wants the message.
     fn recv_frame<O: ?Sized, R>(
         &self,
         deadline: Option<Instant>,
         out: &mut O,
         whole: impl FnOnce(&mut O, &[u8]) -> Result<R, Error>,
-        large: impl FnOnce(&mut O, *mut u8, usize, usize, usize) -> Result<R, Error>,
+        large: impl FnOnce(&mut O, *const u8, usize, usize) -> Result<R, Error>,
     ) -> Result<R, Error> {
         let h = self.header();
         let acquired = loop {
@@ -874,6 +790,15 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 "a process died in the middle of a message".into(),
             ));
         }
+        // 0. A frame that a consumer before us began and parked when its deadline passed:
+        // carry on with it, from the spill area.
+        let parked = h.spill_frame.load(Ordering::Relaxed) as usize;
+        if parked != 0 {
+            let have = h.spill_len.load(Ordering::Relaxed) as usize;
+            // SAFETY: SPILL_OFF + MAX_MESSAGE is inside the region, mapped while `inner` lives.
+            let spill = unsafe { self.inner.region.ptr().add(SPILL_OFF) };
+            return large(out, spill, have, parked);
+        }
         // SAFETY: RA_OFF + RA_CAP is inside the region, mapped while `inner` lives; only the
         // holder of the reader lock (us, now) touches these bytes.
         let ra = unsafe { self.inner.region.ptr().add(RA_OFF) };
@@ -895,8 +820,18 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 unsafe { std::ptr::copy(ra.add(start as usize), ra, avail) };
                 h.ra_start.store(0, Ordering::Relaxed);
                 h.ra_end.store(avail as u32, Ordering::Relaxed);
+                let mut n = 0;
                 // SAFETY: `ra + avail .. ra + RA_CAP` is inside the buffer.
-                let n = unsafe { self.read_some(ra.add(avail), RA_CAP - avail)? };
+                match unsafe { self.read_some(ra.add(avail), RA_CAP - avail, deadline, &mut n) } {
+                    Ok(()) => {}
+                    Err(Error::Timeout) => {
+                        // What we have of the header stays in the shared buffer: nothing is
+                        // lost, the next consumer carries on.
+                        h.read_in_flight.store(0, Ordering::Release);
+                        return Err(Error::Timeout);
+                    }
+                    Err(e) => return Err(e),
+                }
                 h.ra_end.store((avail + n) as u32, Ordering::Relaxed);
                 continue;
             }
@@ -934,7 +869,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 return Err(Error::Disconnected);
             }
             // Nobody has produced yet: wait for the first producer to show up.
-            if !wait_first_producer(&h.producers_seen, deadline) {
+            if !wait::wait_first_producer(&h.producers_seen, deadline) {
                 return Err(Error::Timeout);
             }
         }
@@ -964,29 +899,90 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             return r;
         }
         // 2b. A frame larger than what was read ahead.
-        large(out, ra, start + FRAME_HEADER, have, len)
+        // SAFETY: `start + FRAME_HEADER <= end <= RA_CAP`: inside the buffer.
+        large(out, unsafe { ra.add(start + FRAME_HEADER) }, have, len)
     }
 
-    /// `read_body` for [`get_bytes_into`](Queue::get_bytes_into): the byte string's length
-    /// prefix is taken first (from the read-ahead buffer, or the pipe if it is not all there),
-    /// then the payload goes to `out`: what was read ahead by one copy, the rest by the kernel,
-    /// straight from the pipe.
+    /// The first `have` body bytes of a large frame (at `src`, in the read-ahead buffer or
+    /// the spill area) are being taken by this consumer: from now on, bytes of the frame are
+    /// in this process only. The shared buffers are emptied.
+    fn take_begun_frame(&self) {
+        let h = self.header();
+        h.read_in_flight.store(1, Ordering::Release);
+        h.ra_start.store(0, Ordering::Relaxed);
+        h.ra_end.store(0, Ordering::Relaxed);
+        h.spill_frame.store(0, Ordering::Relaxed);
+    }
+
+    /// Our deadline passed in the middle of a frame of `len` bytes whose first bytes are the
+    /// concatenation of `parts`: they go to the spill area, where the next consumer (of any
+    /// process) finds them and carries on. Nothing is lost, nothing is torn. Returns the
+    /// error to give our caller.
     ///
     /// # Safety
-    /// The caller holds the reader lock; `ra[from..from + have]` are the first `have < len`
-    /// bytes of a frame body of `len` bytes, the last valid bytes of the read-ahead buffer.
+    /// The caller holds the reader lock; each part is `(pointer, length)` of readable bytes,
+    /// and no reference to the spill area is used after this call.
+    unsafe fn park(&self, parts: &[(*const u8, usize)], len: usize) -> Error {
+        let h = self.header();
+        // SAFETY: the spill area is inside the region (MAX_MESSAGE bytes, mapped while `inner`
+        // lives) and only the holder of the reader lock touches it.
+        let spill = unsafe { self.inner.region.ptr().add(SPILL_OFF) };
+        let mut at = 0;
+        for &(p, n) in parts {
+            // SAFETY: `at + n` is at most the bytes of one frame body (`len <= MAX_MESSAGE`);
+            // a part may itself lie in the spill area (a frame parked twice), so `copy`,
+            // which allows overlap.
+            unsafe { std::ptr::copy(p, spill.add(at), n) };
+            at += n;
+        }
+        debug_assert!(at < len);
+        h.spill_len.store(at as u32, Ordering::Relaxed);
+        h.spill_frame.store(len as u32, Ordering::Relaxed);
+        // Every byte of the frame taken so far is in shared memory again.
+        h.read_in_flight.store(0, Ordering::Release);
+        Error::Timeout
+    }
+
+    /// A frame that was resumed from the spill area is done: give its pages back.
+    fn release_spill(&self, src: *const u8, have: usize) {
+        // SAFETY: only an address computation; the pointer is not dereferenced.
+        let spill = unsafe { self.inner.region.ptr().add(SPILL_OFF) };
+        if std::ptr::eq(src, spill) && have > 0 {
+            let len = have.div_ceil(PAGE) * PAGE;
+            // SAFETY: `spill .. spill + len` is inside the region (len <= MAX_MESSAGE rounded
+            // to a page, and the region is page-sized beyond it) and nobody uses those bytes:
+            // we hold the reader lock and the spill area is empty. MADV_REMOVE frees a shared
+            // mapping's pages; reading them again gives zeros.
+            let _ = unsafe {
+                nix::sys::mman::madvise(
+                    std::ptr::NonNull::new_unchecked(spill.cast()),
+                    len.min(MAX_MESSAGE),
+                    nix::sys::mman::MmapAdvise::MADV_REMOVE,
+                )
+            };
+        }
+    }
+
+    /// `large` for [`get_bytes_into`](Queue::get_bytes_into): the byte string's length prefix
+    /// is taken first (from the bytes in hand, or the pipe if they are not all there), then
+    /// the payload goes to `out`: what is in hand by one copy, the rest by the kernel, straight
+    /// from the pipe.
+    ///
+    /// # Safety
+    /// The caller holds the reader lock; `src[..have]` are the first `have < len` bytes of a
+    /// frame body of `len` bytes, in the read-ahead buffer or the spill area.
     unsafe fn read_bytes_body(
         &self,
-        ra: *mut u8,
-        from: usize,
+        src: *const u8,
         have: usize,
         len: usize,
         out: &mut Vec<u8>,
+        deadline: Option<Instant>,
     ) -> Result<usize, Error> {
         let h = self.header();
-        h.read_in_flight.store(1, Ordering::Release);
-        // SAFETY: the caller's contract: initialized bytes of the buffer, which only we touch.
-        let ahead = unsafe { std::slice::from_raw_parts(ra.add(from), have) };
+        self.take_begun_frame();
+        // SAFETY: the caller's contract: initialized bytes that only we touch.
+        let ahead = unsafe { std::slice::from_raw_parts(src, have) };
         // The length prefix (at most MAX_PREFIX bytes).
         let mut pre = [0u8; MAX_PREFIX];
         let want = len.min(MAX_PREFIX);
@@ -995,30 +991,55 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             have
         } else {
             pre[..have].copy_from_slice(ahead);
+            let mut done = 0;
             // SAFETY: `pre[have..want]` is writable.
-            unsafe { self.read_rest(pre.as_mut_ptr().add(have), want - have)? };
-            want
+            match unsafe { self.read_rest(pre.as_mut_ptr().add(have), want - have, deadline, &mut done) } {
+                Ok(()) => want,
+                // SAFETY: `pre[..have + done]` is initialized; we hold the reader lock.
+                Err(Error::Timeout) => return Err(unsafe { self.park(&[(pre.as_ptr(), have + done)], len) }),
+                Err(e) => return Err(e),
+            }
         };
-        // The body's first `got` bytes are in hand: in `ahead` if all of them were read ahead,
+        // The body's first `got` bytes are in hand: in `ahead` if all of them were there,
         // else in `pre`.
-        let first: &[u8] = if have >= want { ahead } else { &pre[..want] };
+        let first: *const u8 = if have >= want { src } else { pre.as_ptr() };
         out.clear();
         let parsed = byte_string_len(&pre[..want], len);
         out.reserve(len);
-        if let Ok((_, prefix)) = parsed {
-            out.extend_from_slice(&first[prefix..got]);
-        } // else: not a byte string; the rest of the frame is still consumed, into `out`
-        h.ra_start.store(0, Ordering::Relaxed);
-        h.ra_end.store(0, Ordering::Relaxed);
+        // How many of the first bytes are not in `out` (the prefix; all of them for a body
+        // that is not a byte string: its rest is still consumed, into `out`, and refused).
+        let kept_back = match parsed {
+            Ok((_, prefix)) => {
+                // SAFETY: `first[..got]` is initialized (see above), `prefix <= got`.
+                out.extend_from_slice(unsafe { std::slice::from_raw_parts(first.add(prefix), got - prefix) });
+                prefix
+            }
+            Err(_) => got,
+        };
         let rest = len - got;
         let at = out.len();
-        // SAFETY: `out` has room for `len >= at + rest` bytes (reserved above); the bytes are
-        // initialized by `read_rest` before `set_len` makes them part of the vector.
-        unsafe {
-            self.read_rest(out.as_mut_ptr().add(at), rest)?;
-            out.set_len(at + rest);
+        let mut done = 0;
+        // SAFETY: `out` has room for `len >= at + rest` bytes (reserved above).
+        match unsafe { self.read_rest(out.as_mut_ptr().add(at), rest, deadline, &mut done) } {
+            Ok(()) => {}
+            Err(Error::Timeout) => {
+                // SAFETY: `read_rest` initialized `done` more bytes.
+                unsafe { out.set_len(at + done) };
+                // SAFETY: both parts are initialized, readable bytes; `first` may be in the
+                // spill area, which `park` allows; nothing refers to it afterwards.
+                let e = unsafe { self.park(&[(first, kept_back), (out.as_ptr(), out.len())], len) };
+                out.clear();
+                return Err(e);
+            }
+            Err(e) => {
+                out.clear();
+                return Err(e);
+            }
         }
+        // SAFETY: `read_rest` initialized `out[at..at + rest]`.
+        unsafe { out.set_len(at + rest) };
         h.read_in_flight.store(0, Ordering::Release);
+        self.release_spill(src, have);
         h.messages_got.fetch_add(1, Ordering::Relaxed);
         h.bytes_got.fetch_add(len as u64, Ordering::Relaxed);
         match parsed {
@@ -1030,75 +1051,90 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         }
     }
 
-    /// Moves `have` body bytes from the read-ahead buffer at `from` into `buf`, reads the other
-    /// `len - have` from the pipe, and decodes.
+    /// Moves the `have` body bytes at `src` into `buf`, reads the other `len - have` from the
+    /// pipe, and decodes.
     fn read_body(
         &self,
-        ra: *mut u8,
-        from: usize,
+        src: *const u8,
         have: usize,
         len: usize,
         buf: &mut Vec<u8>,
+        deadline: Option<Instant>,
     ) -> Result<T, Error> {
         let h = self.header();
         if buf.len() < len {
             buf.resize(len, 0);
         }
-        h.read_in_flight.store(1, Ordering::Release);
-        // SAFETY: `from + have` is within the read-ahead buffer's valid bytes, `buf` holds
-        // at least `len >= have` bytes, and the two do not overlap.
-        unsafe { std::ptr::copy_nonoverlapping(ra.add(from), buf.as_mut_ptr(), have) };
-        h.ra_start.store(0, Ordering::Relaxed);
-        h.ra_end.store(0, Ordering::Relaxed);
+        // SAFETY: `src[..have]` are initialized bytes of the read-ahead buffer or the spill
+        // area (recv_frame's contract), `buf` holds at least `len > have` bytes, and the two
+        // do not overlap.
+        unsafe { std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), have) };
+        self.take_begun_frame();
+        let mut done = 0;
         // SAFETY: `buf[have..len]` is initialized, writable memory.
-        unsafe { self.read_rest(buf.as_mut_ptr().add(have), len - have)? };
+        match unsafe { self.read_rest(buf.as_mut_ptr().add(have), len - have, deadline, &mut done) } {
+            Ok(()) => {}
+            // SAFETY: `buf[..have + done]` is initialized; we hold the reader lock.
+            Err(Error::Timeout) => return Err(unsafe { self.park(&[(buf.as_ptr(), have + done)], len) }),
+            Err(e) => return Err(e),
+        }
         h.read_in_flight.store(0, Ordering::Release);
+        self.release_spill(src, have);
         h.messages_got.fetch_add(1, Ordering::Relaxed);
         h.bytes_got.fetch_add(len as u64, Ordering::Relaxed);
         postcard::from_bytes(&buf[..len]).map_err(Error::Decode)
     }
 
     fn readable(&self, timeout: Duration) -> Result<bool, Error> {
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        let ms = if ms == 0 && !timeout.is_zero() { 1 } else { ms };
-        let mut fds = [PollFd::new(self.inner.rx.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)) {
-            // Readable, or no writer left (POLLHUP): either way `read` will not block.
-            Ok(n) => Ok(n > 0),
-            Err(Errno::EINTR) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        wait::ready(self.inner.rx.as_fd(), PollFlags::POLLIN, timeout)
     }
 
-    /// Reads exactly `len` more bytes of a frame already begun.
+    /// Reads exactly `len` more bytes of a frame already begun, counting them in `done`;
+    /// [`Error::Timeout`] if the deadline passes first (`done` says how far it got).
     ///
     /// # Safety
     /// `ptr` must be valid for writes of `len` bytes.
-    unsafe fn read_rest(&self, ptr: *mut u8, len: usize) -> Result<(), Error> {
-        let mut done = 0;
-        while done < len {
+    unsafe fn read_rest(
+        &self,
+        ptr: *mut u8,
+        len: usize,
+        deadline: Option<Instant>,
+        done: &mut usize,
+    ) -> Result<(), Error> {
+        while *done < len {
+            let mut n = 0;
             // SAFETY: `ptr + done .. ptr + len` is inside the caller's buffer (contract above).
-            done += unsafe { self.read_some(ptr.add(done), len - done)? };
+            let r = unsafe { self.read_some(ptr.add(*done), len - *done, deadline, &mut n) };
+            *done += n;
+            r?;
         }
         Ok(())
     }
 
-    /// Reads between 1 and `cap` bytes of a frame already begun (the caller holds the reader
-    /// lock, so it is the only reader). What is in the pipe is taken at once (non-blocking
-    /// read end); only when nothing is there does it wait, in `poll`, never in `read`: if the
-    /// writer died half-way while other producers stay alive, neither the rest nor an
-    /// end-of-file would ever come, so every `MID_FRAME_SLICE` it checks the writer lock.
+    /// Reads between 1 and `cap` bytes of a frame already begun into `ptr`, and says how many
+    /// in `n` (the caller holds the reader lock, so it is the only reader). What is in the pipe
+    /// is taken at once (non-blocking read end); only when nothing is there does it wait, in
+    /// `poll`, never in `read`, and in slices: the deadline is kept (the writer may be stopped,
+    /// not dead), and after each empty slice it checks on the writer, since a writer that died
+    /// half-way while other producers stay alive sends neither the rest nor an end-of-file.
     ///
     /// # Safety
     /// `ptr` must be valid for writes of `cap` bytes.
-    unsafe fn read_some(&self, ptr: *mut u8, cap: usize) -> Result<usize, Error> {
+    unsafe fn read_some(
+        &self,
+        ptr: *mut u8,
+        cap: usize,
+        deadline: Option<Instant>,
+        n: &mut usize,
+    ) -> Result<(), Error> {
         loop {
             // SAFETY: the caller's contract.
-            let n = unsafe { libc::read(self.inner.rx_nb.as_raw_fd(), ptr.cast(), cap) };
-            if n > 0 {
-                return Ok(n as usize);
+            let got = unsafe { libc::read(self.inner.rx_nb.as_raw_fd(), ptr.cast(), cap) };
+            if got > 0 {
+                *n = got as usize;
+                return Ok(());
             }
-            if n == 0 {
+            if got == 0 {
                 self.header().corrupted.store(true, Ordering::Release);
                 return Err(Error::Corrupted(
                     "every writer is gone, in the middle of a message".into(),
@@ -1106,7 +1142,10 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             }
             match Errno::last() {
                 Errno::EAGAIN => {
-                    if !self.readable(MID_FRAME_SLICE)? {
+                    let Some(slice) = wait::next_slice(deadline) else {
+                        return Err(Error::Timeout);
+                    };
+                    if !self.readable(slice)? {
                         self.check_writer_alive()?;
                     }
                 }
@@ -1116,11 +1155,15 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         }
     }
 
+    /// In the middle of a frame, no byte came for a while. If we can take the writer lock,
+    /// nobody is writing: the writer of our frame died (the lock says so), or it was let go
+    /// by a process that repaired the lock (and marked the queue corrupted). Either way, if
+    /// the pipe is still empty while we hold the lock, the rest of the frame can never come.
     fn check_writer_alive(&self) -> Result<(), Error> {
         let h = self.header();
-        if let Some(acquired) = self.inner.wlock.try_lock()? {
-            let _unlock = Unlock(&self.inner.wlock);
-            if matches!(acquired, Acquired::OwnerDied) || h.corrupted.load(Ordering::Acquire) {
+        if let Some(_unlock) = self.inner.try_lock_writer()? {
+            // Under the writer lock no byte can enter the pipe: look once more.
+            if h.corrupted.load(Ordering::Acquire) || !self.readable(Duration::ZERO)? {
                 h.corrupted.store(true, Ordering::Release);
                 return Err(Error::Corrupted(
                     "the writer died in the middle of a message".into(),
@@ -1131,193 +1174,11 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 }
 
-/// Waits until `word` is non-zero (or the deadline passes: `false`). A process-shared futex:
-/// the word lives in shared memory, so the call must not use the PRIVATE flag.
-fn wait_first_producer(word: &AtomicU32, deadline: Option<Instant>) -> bool {
-    while word.load(Ordering::Acquire) == 0 {
-        let ts = match deadline {
-            None => None,
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return false;
-                }
-                Some(libc::timespec {
-                    tv_sec: left.as_secs() as libc::time_t,
-                    tv_nsec: left.subsec_nanos() as libc::c_long,
-                })
-            }
-        };
-        let ts_ptr = ts
-            .as_ref()
-            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-        // SAFETY: FUTEX_WAIT reads the aligned u32 at `word` (shared memory, mapped while the
-        // queue lives) and sleeps while it still holds 0; `ts_ptr` is null or a live timespec.
-        unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, 0u32, ts_ptr) };
-    }
-    true
-}
-
-fn futex_wake_all(word: &AtomicU32) {
-    // SAFETY: FUTEX_WAKE only wakes waiters on this address; it reads no memory of ours.
-    unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX) };
-}
-
 /// Unlocks a raw mutex when dropped.
 struct Unlock<'a>(&'a RawMutex);
 impl Drop for Unlock<'_> {
     fn drop(&mut self) {
         self.0.unlock();
-    }
-}
-
-fn write_all(fd: i32, mut buf: &[u8]) -> io::Result<()> {
-    // SAFETY: `fd` stays open while the writer lock is held (only `close`, which takes that
-    // lock, closes it), and the temporary OwnedFd view is forgotten, never closed.
-    let fd = std::mem::ManuallyDrop::new(unsafe { OwnedFd::from_raw_fd(fd) });
-    while !buf.is_empty() {
-        match nix::unistd::write(&*fd, buf) {
-            Ok(n) => buf = &buf[n..],
-            Err(Errno::EINTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
-}
-
-/// The longest length prefix of a byte string: a varint of at most `MAX_MESSAGE` (26 bits).
-const MAX_PREFIX: usize = 4;
-
-/// A byte string as postcard writes it (`serde_bytes` or [`Queue::put_bytes`]): a varint
-/// length, then the bytes. From the first bytes of a frame body of `len` bytes, returns the
-/// string's length and the prefix's; refuses a body that is anything else.
-fn byte_string_len(start: &[u8], len: usize) -> Result<(usize, usize), postcard::Error> {
-    let mut n = 0usize;
-    for (i, &b) in start.iter().take(MAX_PREFIX).enumerate() {
-        n |= usize::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            let prefix = i + 1;
-            return if prefix + n == len {
-                Ok((n, prefix))
-            } else {
-                Err(postcard::Error::DeserializeBadEncoding)
-            };
-        }
-    }
-    Err(if start.len() < MAX_PREFIX.min(len) || len == 0 {
-        postcard::Error::DeserializeUnexpectedEnd
-    } else {
-        postcard::Error::DeserializeBadVarint
-    })
-}
-
-/// Serializes as a byte string (what `serde_bytes::Bytes` does, without the dependency).
-struct RawBytes<'a>(&'a [u8]);
-
-impl Serialize for RawBytes<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(self.0)
-    }
-}
-
-/// Messages at least this large are serialized straight into the pipe (see `FrameWriter`).
-const DIRECT_WRITE: usize = 32 << 10;
-
-/// A postcard output that writes a frame to the pipe as it is serialized: small pieces are
-/// gathered in `pending`; a large byte string goes out with the pending bytes in one `writev`,
-/// without being copied. (The caller holds the writer lock for the whole frame.)
-struct FrameWriter<'a> {
-    fd: i32,
-    pending: &'a mut Vec<u8>,
-    /// Payload bytes serialized so far (the frame header is not counted).
-    payload: usize,
-    err: Option<io::Error>,
-}
-
-impl FrameWriter<'_> {
-    fn fail(&mut self, e: io::Error) -> postcard::Error {
-        self.err = Some(e);
-        postcard::Error::SerializeBufferFull
-    }
-}
-
-impl postcard::ser_flavors::Flavor for &mut FrameWriter<'_> {
-    type Output = ();
-
-    fn try_push(&mut self, b: u8) -> postcard::Result<()> {
-        self.pending.push(b);
-        self.payload += 1;
-        Ok(())
-    }
-
-    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        self.payload += data.len();
-        if data.len() < DIRECT_WRITE / 2 {
-            self.pending.extend_from_slice(data);
-            return Ok(());
-        }
-        match writev_all(self.fd, self.pending, data) {
-            Ok(()) => {
-                self.pending.clear();
-                Ok(())
-            }
-            Err(e) => Err(self.fail(e)),
-        }
-    }
-
-    fn finalize(self) -> postcard::Result<()> {
-        if !self.pending.is_empty() {
-            if let Err(e) = write_all(self.fd, self.pending) {
-                return Err(self.fail(e));
-            }
-            self.pending.clear();
-        }
-        Ok(())
-    }
-}
-
-/// Writes `a` then `b` with as few `writev` calls as the pipe allows.
-fn writev_all(fd: i32, mut a: &[u8], mut b: &[u8]) -> io::Result<()> {
-    while !a.is_empty() || !b.is_empty() {
-        let iov = [
-            libc::iovec {
-                iov_base: a.as_ptr() as *mut libc::c_void,
-                iov_len: a.len(),
-            },
-            libc::iovec {
-                iov_base: b.as_ptr() as *mut libc::c_void,
-                iov_len: b.len(),
-            },
-        ];
-        // SAFETY: both iovecs describe live, readable slices; the kernel only reads them.
-        let n = unsafe { libc::writev(fd, iov.as_ptr(), 2) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        let mut n = n as usize;
-        let from_a = n.min(a.len());
-        a = &a[from_a..];
-        n -= from_a;
-        b = &b[n..];
-    }
-    Ok(())
-}
-
-/// Alive means: exists and is not a zombie (a zombie has exited but not been reaped yet).
-pub(crate) fn process_alive(pid: i32) -> bool {
-    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
-        Err(Errno::ESRCH) => false,
-        _ => match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            // The state letter follows the command name, which is in parentheses.
-            Ok(stat) => stat
-                .rsplit_once(") ")
-                .is_none_or(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X')),
-            Err(_) => false,
-        },
     }
 }
 
