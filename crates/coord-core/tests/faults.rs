@@ -257,6 +257,41 @@ fn typed_get_timeout_returns_while_the_writer_is_stopped_and_another_process_fin
 }
 
 #[test]
+fn a_child_that_inherited_a_write_end_keeps_its_get_deadline_while_a_stopped_writer_holds_the_lock() {
+    let q: Queue<Vec<u8>> = Queue::new().unwrap();
+    let started = RawValue::new(false).unwrap();
+    let w = producer_blocked_mid_frame(&q, 0, 8 << 20, &started);
+    let stopped = Stopped::stop(&w);
+    // C2 drains what is in the pipe and waits, holding the reader lock, for the rest.
+    let c2 = Process::start(|| {
+        let mut out = Vec::new();
+        let _ = q.get_bytes_into(&mut out);
+    })
+    .unwrap();
+    wait_until("C2 waits in the middle of the frame", || {
+        bytes_read(c2.pid()) >= 64 << 10 && proc_state(c2.pid()) == Some('S')
+    });
+    // C was forked while the queue existed: it holds a write end it must let go of before it
+    // waits, which needs the writer lock, which the stopped writer holds.
+    let result = RawValue::new(0u32).unwrap();
+    let c = Process::start(|| {
+        result.set(match q.get_timeout(Duration::from_millis(200)) {
+            Err(Error::Timeout) => 1,
+            _ => 2,
+        })
+    })
+    .unwrap();
+    let st = c.join_timeout(DEADLINE).unwrap();
+    assert!(stopped.resume());
+    assert!(st.is_some_and(|s| s.success()), "get_timeout did not return");
+    assert_eq!(result.get(), 1);
+    c2.kill().unwrap();
+    w.kill().unwrap();
+    join(&c2);
+    join(&w);
+}
+
+#[test]
 fn put_timeout_returns_on_a_full_pipe_with_nothing_written_and_the_queue_goes_on() {
     let q: Queue<Vec<u8>> = Queue::new().unwrap();
     let keep = bystander();

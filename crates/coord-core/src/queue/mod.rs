@@ -603,8 +603,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// A consumer's first `get` in a child that inherited a write end and never put: let the
     /// write end go, or this process would keep the queue connected for itself. Needs the
     /// writer lock (no `put` of this process may be using the descriptor); while a writer
-    /// holds it, data is usually on its way: `false` means "readable now, try again later".
-    fn drop_inherited_end(&self) -> Result<bool, Error> {
+    /// holds it, data is usually on its way: `false` means "readable now, try again later",
+    /// or "the deadline has passed" (a writer may be stopped while it holds the lock).
+    fn drop_inherited_end(&self, deadline: Option<Instant>) -> Result<bool, Error> {
         loop {
             if let Some(_unlock) = self.inner.try_lock_writer()? {
                 if self.inner.inherited.swap(false, Ordering::AcqRel) {
@@ -617,7 +618,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 }
                 return Ok(true);
             }
-            if self.readable(Duration::from_millis(1))? {
+            if self.readable(Duration::from_millis(1))? || wait::next_slice(deadline).is_none() {
                 return Ok(false);
             }
         }
@@ -765,7 +766,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             // A child that inherited a write end and gets before putting is a consumer: it
             // lets the write end go, or it would keep the queue connected for itself (and for
             // the consumer ahead of it, waiting in the pipe for an end-of-file).
-            self.drop_inherited_end()?;
+            self.drop_inherited_end(deadline)?;
             if !self.inner.inherited.load(Ordering::Relaxed) {
                 continue;
             }
@@ -839,7 +840,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             // not hold a write end while it waits, or it would wait for itself.
             // (`false`: not yet, a writer is busy, but there is data to read; next time.)
             if self.inner.inherited.load(Ordering::Relaxed) {
-                self.drop_inherited_end()?;
+                self.drop_inherited_end(deadline)?;
             }
             // Between frames, nothing buffered: wait for the pipe. Without a deadline this is
             // one blocking `read`, exactly what a raw pipe reader does; with one, `poll` first.
