@@ -24,6 +24,7 @@
 //! | `Lock()` | [`Lock::new`] | survives a dead owner: [`OwnerDied`] instead of a deadlock |
 //! | `Queue()`, `q.put(x)`, `q.get()` | [`Queue::new`], [`Queue::put`], [`Queue::get`] | typed (serde); no feeder thread; [`Error::Disconnected`] when all producers are gone |
 //! | `q.get(timeout=t)`, `q.get_nowait()` | [`Queue::get_timeout`], [`Queue::try_get`] | |
+//! | `q.put(x, timeout=t)` | [`Queue::put_timeout`] | a message that fits the pipe is written whole or not at all |
 //! | `Manager()` | [`Manager::start`] | |
 //! | `m.Value('i', 0)`, `m.list()`, `m.dict()` | [`Manager::value`], [`Manager::list`], [`Manager::dict`] | integers only; every call is one counted round trip |
 //!

@@ -178,6 +178,11 @@ fn close_after_a_writer_died_mid_frame_condemns_the_queue_no_torn_message_is_del
     .unwrap();
     let e = drain_intact(&q, 9);
     assert!(matches!(e, Error::Corrupted(_)), "{e:?}");
+    // Found out, not waited out: a writer is still alive, so no end-of-file told us.
+    assert!(
+        keep.is_alive(),
+        "the broken frame was only noticed when the last writer left"
+    );
     assert!(join(&p2).success());
     assert_eq!(
         p2_result.get(),
@@ -198,6 +203,11 @@ fn a_consumer_that_closed_after_a_writer_died_mid_frame_gets_corrupted_not_a_tor
     q.close(); // repairs the writer lock: must not make the broken frame look finished
     let e = drain_intact(&q, 9);
     assert!(matches!(e, Error::Corrupted(_)), "{e:?}");
+    // Found out, not waited out: a writer is still alive, so no end-of-file told us.
+    assert!(
+        keep.is_alive(),
+        "the broken frame was only noticed when the last writer left"
+    );
     // And a later put is refused rather than glued to the broken frame.
     assert!(matches!(q.put_bytes(b"late"), Err(Error::Corrupted(_))));
     drop(keep);
