@@ -66,6 +66,7 @@
 //! the spill area), `wait` (every wait, in slices), `registry` (the fork-time table of queues).
 
 mod framing;
+mod owned_bytes;
 mod read;
 mod registry;
 mod wait;
@@ -594,6 +595,47 @@ mod tests {
         let s = q.stats();
         assert_eq!((s.messages_put, s.messages_got), (14, 14));
         assert_eq!(s.bytes_put, s.bytes_got);
+    }
+
+    #[test]
+    fn large_byte_strings_decode_by_ownership_and_everything_else_as_postcard_would() {
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct Wrapped(serde_bytes::ByteBuf);
+        let q: Queue<serde_bytes::ByteBuf> = Queue::new().unwrap();
+        let big = pattern(1, 100_000);
+        let text: String = (0..100_000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        // A tuple whose body also reads as one byte string: its first varint (70,003) is the
+        // length of what follows. It must still decode as the tuple it is.
+        let tricky = (70_003u32, serde_bytes::ByteBuf::from(pattern(2, 70_000)));
+        let p = Process::start(|| -> Result<(), Error> {
+            q.put(&serde_bytes::ByteBuf::from(big.clone()))?;
+            q.retype::<String>().put(&text)?;
+            q.retype::<Wrapped>()
+                .put(&Wrapped(serde_bytes::ByteBuf::from(big.clone())))?;
+            q.retype::<(u32, serde_bytes::ByteBuf)>().put(&tricky)?;
+            let mut bad = vec![0xffu8; 50_000];
+            bad[0] = 0xc3; // not UTF-8
+            q.put_bytes(&bad)?;
+            q.put_bytes(b"after")?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(q.get_timeout(DEADLINE).unwrap().into_vec(), big);
+        assert_eq!(q.retype::<String>().get_timeout(DEADLINE).unwrap(), text);
+        assert_eq!(
+            q.retype::<Wrapped>().get_timeout(DEADLINE).unwrap().0.into_vec(),
+            big
+        );
+        assert_eq!(
+            q.retype::<(u32, serde_bytes::ByteBuf)>()
+                .get_timeout(DEADLINE)
+                .unwrap(),
+            tricky
+        );
+        let r = q.retype::<String>().get_timeout(DEADLINE);
+        assert!(matches!(r, Err(Error::Decode(_))), "{r:?}");
+        assert_eq!(q.get_timeout(DEADLINE).unwrap().into_vec(), b"after");
+        assert!(matches!(p.join_timeout(DEADLINE), Ok(Some(s)) if s.success()));
     }
 
     #[test]

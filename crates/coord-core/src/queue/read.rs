@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::framing::{FRAME_HEADER, MAGIC, MAX_PREFIX, byte_string_len};
+use super::owned_bytes::OwnedBytes;
 use super::{KEEP_BUF, MAX_MESSAGE, PAGE, Queue, RA_CAP, RA_OFF, READ_BUF, SPILL_OFF, Unlock, my_pid, wait};
 use crate::Error;
 use crate::lock::Acquired;
@@ -66,10 +67,24 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             deadline,
             &mut (),
             |_, body| postcard::from_bytes(body).map_err(Error::Decode),
-            // A frame larger than what was read ahead: take what is here, read the rest
-            // straight into a buffer this thread reuses (no allocation, no page faults per
-            // message).
+            // A frame larger than what was read ahead.
             |_, src, have, len| {
+                // SAFETY: `recv_frame` passes `have` initialized bytes at `src`, which only the
+                // holder of the reader lock (us) touches.
+                let ahead = unsafe { std::slice::from_raw_parts(src, have) };
+                let start = &ahead[..have.min(MAX_PREFIX)];
+                if let Ok((_, prefix)) = byte_string_len(start, len) {
+                    // One byte string (a ByteBuf, a String...): its payload goes from the pipe
+                    // into the Vec that becomes the value (see `owned_bytes`).
+                    let mut pre = [0u8; MAX_PREFIX];
+                    pre[..prefix].copy_from_slice(&start[..prefix]);
+                    let mut payload = Vec::new();
+                    // SAFETY: as above; we hold the reader lock.
+                    unsafe { self.read_bytes_body(src, have, len, &mut payload, deadline)? };
+                    return OwnedBytes::decode(payload, &pre[..prefix]).map_err(Error::Decode);
+                }
+                // Anything else: take what is here, read the rest straight into a buffer this
+                // thread reuses (no allocation, no page faults per message).
                 READ_BUF.with(|cell| match cell.try_borrow_mut() {
                     Ok(mut buf) => {
                         let r = self.read_body(src, have, len, &mut buf, deadline);
