@@ -542,20 +542,44 @@ impl DictProxy {
 
 // --- framing: [u32 length][postcard] over a stream socket ------------------------------------
 
+/// An encoded frame: most requests and replies are a few bytes, kept on the stack (no
+/// allocation on the path of a call).
+enum Frame {
+    Small([u8; 64], usize),
+    Large(Vec<u8>),
+}
+
+impl std::ops::Deref for Frame {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Frame::Small(b, n) => &b[..*n],
+            Frame::Large(v) => v,
+        }
+    }
+}
+
 /// `[u32 length][postcard]`; a message larger than the peer accepts (`MAX_MESSAGE`, checked
 /// by `take_frame`) is refused here, before anything is sent: the peer would drop the
 /// connection on reading its length.
-fn encode_frame<M: Serialize>(msg: &M) -> Result<Vec<u8>, Error> {
+fn encode_frame<M: Serialize>(msg: &M) -> Result<Frame, Error> {
     let max = crate::queue::MAX_MESSAGE;
     let size = postcard::experimental::serialized_size(msg).map_err(Error::Encode)?;
     if size > max {
         return Err(Error::TooLarge { len: size, max });
     }
+    let head = (size as u32).to_le_bytes();
+    if 4 + size <= 64 {
+        let mut b = [0u8; 64];
+        b[..4].copy_from_slice(&head);
+        postcard::to_slice(msg, &mut b[4..]).map_err(Error::Encode)?;
+        return Ok(Frame::Small(b, 4 + size));
+    }
     let mut frame = Vec::with_capacity(4 + size);
-    frame.extend_from_slice(&(size as u32).to_le_bytes());
+    frame.extend_from_slice(&head);
     let frame = postcard::to_extend(msg, frame).map_err(Error::Encode)?;
     debug_assert_eq!(frame.len(), 4 + size);
-    Ok(frame)
+    Ok(Frame::Large(frame))
 }
 
 fn send_frame<M: Serialize>(sock: &OwnedFd, msg: &M) -> Result<(), Error> {
