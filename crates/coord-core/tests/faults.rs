@@ -213,6 +213,75 @@ fn a_consumer_that_closed_after_a_writer_died_mid_frame_gets_corrupted_not_a_tor
     drop(keep);
 }
 
+/// Producers killed wherever they happen to be (small frames, which go out in one atomic
+/// write, and large ones, which do not): whatever the consumer receives is whole, and each
+/// producer's messages arrive in order, once. The stream ends in `Disconnected` (no frame was
+/// cut) or `Corrupted` (one was), never in a torn message or a hang.
+#[test]
+fn producers_killed_at_random_points_never_deliver_a_torn_or_duplicated_message() {
+    const PRODUCERS: u32 = 4;
+    for round in 0..3u32 {
+        let q: Queue<Vec<u8>> = Queue::new().unwrap();
+        let size =
+            |p: u32, seq: u32| [16usize, 3000, 40_000, 200_000][((p * 7 + seq * 3 + round) % 4) as usize];
+        let msg = |p: u32, seq: u32| {
+            let mut m = pattern(p * 100_000 + seq, size(p, seq));
+            m[..8].copy_from_slice(&[p.to_le_bytes(), seq.to_le_bytes()].concat());
+            m
+        };
+        let (qr, msg_r) = (&q, &msg);
+        let procs: Vec<Process> = (0..PRODUCERS)
+            .map(|p| {
+                Process::start(move || -> Result<(), Error> {
+                    for seq in 0.. {
+                        qr.put_bytes(&msg_r(p, seq))?;
+                    }
+                    Ok(())
+                })
+                .unwrap()
+            })
+            .collect();
+        let mut next = [0u32; PRODUCERS as usize];
+        let mut out = Vec::new();
+        let mut got = 0u32;
+        let end = loop {
+            match q.get_bytes_into_timeout(&mut out, DEADLINE) {
+                Ok(_) => {
+                    let p = u32::from_le_bytes(out[..4].try_into().unwrap());
+                    let seq = u32::from_le_bytes(out[4..8].try_into().unwrap());
+                    assert!(p < PRODUCERS, "a message from nowhere: torn");
+                    assert_eq!(
+                        seq, next[p as usize],
+                        "producer {p}: lost, duplicated or reordered"
+                    );
+                    assert!(out == msg(p, seq), "message {p}/{seq} torn");
+                    next[p as usize] += 1;
+                    got += 1;
+                    // Kill the producers one by one, at whatever point each has reached.
+                    if got % 40 == 0 && (got / 40) as usize <= procs.len() {
+                        procs[(got / 40) as usize - 1].kill().unwrap();
+                    }
+                }
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            matches!(end, Error::Disconnected | Error::Corrupted(_)),
+            "{end:?}"
+        );
+        for p in &procs {
+            p.kill().unwrap();
+            let st = join(p);
+            // Killed, or refused by a queue that a kill had broken (its put returned Corrupted).
+            assert!(
+                st == ExitStatus::Signaled(Signal::SIGKILL)
+                    || (st == ExitStatus::Exited(1) && matches!(end, Error::Corrupted(_))),
+                "{st} after {end:?}"
+            );
+        }
+    }
+}
+
 // --- 2. every *_timeout keeps its deadline, even with a stopped peer -------------------------
 
 #[test]

@@ -222,6 +222,13 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 }
             }
             // End-of-file: no process holds a write end now, and the pipe is empty.
+            if h.corrupted.load(Ordering::Acquire) {
+                // Condemned while we waited: some producer's put was refused, so "every
+                // message was delivered" would be untrue.
+                return Err(Error::Corrupted(
+                    "a process died in the middle of writing a message".into(),
+                ));
+            }
             if h.producers_seen.load(Ordering::Acquire) > 0 {
                 return Err(Error::Disconnected);
             }
