@@ -192,8 +192,9 @@ enum State {
 /// A child is also killed (`SIGKILL`) when the *thread* that called `start` ends, even if the
 /// rest of the process goes on: that is how `PR_SET_PDEATHSIG` works, and it holds also for a
 /// thread that ends at once, before the child has run (the child checks that its thread is
-/// still there). Start long-lived children from a thread that outlives them (the main thread
-/// in a binary). In `cargo test`, where each test runs on its own thread, join (or drop) every
+/// still there; the only gap left is the few microseconds inside the kernel between the
+/// thread handing its children on and its id disappearing). Start long-lived children from
+/// a thread that outlives them (the main thread in a binary). In `cargo test`, where each test runs on its own thread, join (or drop) every
 /// child before the test returns; dropping does that for you.
 ///
 /// ```
