@@ -51,8 +51,25 @@ impl PipeOut<'_> {
         }
     }
 
-    pub(super) fn write_all(&self, buf: &[u8]) -> Result<(), Error> {
-        self.writev_all(buf, &[])
+    /// Writes all of `buf`: one `write(2)` when the pipe has room (the common case).
+    pub(super) fn write_all(&self, mut buf: &[u8]) -> Result<(), Error> {
+        while !buf.is_empty() {
+            // SAFETY: `buf` is a live, readable slice; the kernel only reads it.
+            let n = unsafe { libc::write(self.fd, buf.as_ptr().cast(), buf.len()) };
+            if n < 0 {
+                match Errno::last() {
+                    Errno::EINTR => continue,
+                    Errno::EAGAIN => {
+                        self.wait_for_room()?;
+                        continue;
+                    }
+                    e => return Err(e.into()),
+                }
+            }
+            self.written.set(self.written.get() + n as usize);
+            buf = &buf[n as usize..];
+        }
+        Ok(())
     }
 
     /// Writes `a` then `b` with as few `writev` calls as the pipe allows.

@@ -171,7 +171,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         let me = my_pid();
         let tx = self.inner.tx.load(Ordering::Acquire);
         if tx != 0 && (tx >> 32) as i32 == me {
-            if self.inner.inherited.swap(false, Ordering::AcqRel) {
+            if self.inner.inherited.load(Ordering::Relaxed)
+                && self.inner.inherited.swap(false, Ordering::AcqRel)
+            {
                 self.count_producer(); // a potential producer's first put
             }
             return Ok((tx & 0xffff_ffff) as i32 - 1);
