@@ -60,6 +60,9 @@
 //! process, starts from there. A timed `put` starts a frame only when the pipe has room for
 //! all of it, so it gives up before writing anything; only a frame larger than the whole pipe
 //! can be cut by its deadline, and that makes the queue [`Error::Corrupted`] (the call says so).
+//! The spill area has room for one whole message ([`MAX_MESSAGE`]): each queue reserves that
+//! much address space, but memory only for what a parked frame actually holds, given back
+//! once the frame is finished.
 //!
 //! ## Where things are
 //! `framing` (the wire format and the writes), `write` (`put`), `read` (`get`, read-ahead,
