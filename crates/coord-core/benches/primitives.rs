@@ -5,6 +5,14 @@
 //!
 //! Each row runs both sides `REPS` times, alternating which goes first, and reports the
 //! median of the per-repetition means.
+//!
+//! A round trip between two processes costs about 6 µs of wake-ups when both sit on one CPU
+//! and about 50 µs when they sit on two, and an unpinned pair lands on either, differently
+//! from one repetition (and one side) to the next. So every inter-process row is measured
+//! twice, with both processes of *both* sides pinned (`sched_setaffinity`): once on the same
+//! CPU, once on two CPUs; each placement has its own ratio. The `csw/op` columns are the
+//! context switches of the measuring thread per operation (`getrusage`), ours and the floor's:
+//! the wake-ups each side pays.
 
 use std::hint::black_box;
 use std::os::fd::OwnedFd;
@@ -13,9 +21,11 @@ use std::time::Instant;
 
 use coord_core::{Lock, Manager, Process, Queue, RawValue, Value};
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
 use nix::unistd::{ForkResult, fork};
 use serde_bytes::ByteBuf;
 
@@ -32,7 +42,7 @@ impl Cfg {
 
 /// One row of the table.
 struct Row {
-    what: &'static str,
+    what: String,
     floor_name: &'static str,
     ours: f64,
     floor: f64,
@@ -41,27 +51,100 @@ struct Row {
     /// medians.
     ratio: f64,
     target: f64,
+    /// Context switches of the measuring thread per operation (ours, floor), when measured.
+    csw: Option<(f64, f64)>,
+}
+
+/// Where the two processes of an inter-process row run.
+#[derive(Clone, Copy)]
+struct Placement {
+    name: &'static str,
+    parent: usize,
+    child: usize,
+}
+
+/// Same CPU, and (if this process may use two) two CPUs.
+fn placements() -> Vec<Placement> {
+    let set = sched_getaffinity(Pid::from_raw(0)).expect("sched_getaffinity");
+    let cpus: Vec<usize> = (0..CpuSet::count())
+        .filter(|&c| set.is_set(c).unwrap_or(false))
+        .collect();
+    let mut v = vec![Placement {
+        name: "same CPU",
+        parent: cpus[0],
+        child: cpus[0],
+    }];
+    if let Some(&other) = cpus.get(1) {
+        v.push(Placement {
+            name: "two CPUs",
+            parent: cpus[0],
+            child: other,
+        });
+    }
+    v
+}
+
+/// Pins the calling thread to `cpu`; a process forked afterwards starts with the same mask.
+fn pin(cpu: usize) {
+    let mut set = CpuSet::new();
+    set.set(cpu).expect("cpu number");
+    sched_setaffinity(Pid::from_raw(0), &set).expect("sched_setaffinity");
+}
+
+/// Runs `start` (which forks the child side of a pair) pinned to the child's CPU, then pins
+/// this thread to the parent's: the child inherits its mask at the fork.
+fn start_pinned<R>(p: Placement, start: impl FnOnce() -> R) -> R {
+    pin(p.child);
+    let r = start();
+    pin(p.parent);
+    r
+}
+
+/// Voluntary + involuntary context switches of the calling thread so far.
+fn context_switches() -> i64 {
+    let u = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_THREAD).expect("getrusage");
+    u.voluntary_context_switches() + u.involuntary_context_switches()
+}
+
+/// What `compare` found.
+struct Cmp {
+    ours: f64,
+    floor: f64,
+    ratio: f64,
+    /// Median context switches per operation (ours, floor).
+    csw: (f64, f64),
 }
 
 /// Runs `ours` and `floor` `reps` times each, alternating the order; each returns the mean
-/// seconds per operation of one repetition. Returns the two medians and the median of the
-/// per-repetition ratios.
-fn compare(cfg: &Cfg, mut ours: impl FnMut() -> f64, mut floor: impl FnMut() -> f64) -> (f64, f64, f64) {
+/// seconds per operation of one repetition of `n` operations. Returns the two medians, the
+/// median of the per-repetition ratios, and the median context switches per operation.
+fn compare(cfg: &Cfg, n: usize, mut ours: impl FnMut() -> f64, mut floor: impl FnMut() -> f64) -> Cmp {
     // One untimed warm-up of each (page faults, lazy connections, caches).
     ours();
     floor();
     let (mut a, mut b) = (Vec::new(), Vec::new());
+    let (mut ca, mut cb) = (Vec::new(), Vec::new());
+    let run = |f: &mut dyn FnMut() -> f64, t: &mut Vec<f64>, c: &mut Vec<f64>| {
+        let c0 = context_switches();
+        t.push(f());
+        c.push((context_switches() - c0) as f64 / n as f64);
+    };
     for r in 0..cfg.reps {
         if r % 2 == 0 {
-            a.push(ours());
-            b.push(floor());
+            run(&mut ours, &mut a, &mut ca);
+            run(&mut floor, &mut b, &mut cb);
         } else {
-            b.push(floor());
-            a.push(ours());
+            run(&mut floor, &mut b, &mut cb);
+            run(&mut ours, &mut a, &mut ca);
         }
     }
     let ratios = a.iter().zip(&b).map(|(x, y)| x / y).collect();
-    (median(a), median(b), median(ratios))
+    Cmp {
+        ours: median(a),
+        floor: median(b),
+        ratio: median(ratios),
+        csw: (median(ca), median(cb)),
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -109,14 +192,15 @@ fn process_start_join(cfg: &Cfg) -> Row {
         }
         per_op(t0, n)
     };
-    let (ours, floor, ratio) = compare(cfg, ours, floor);
+    let c = compare(cfg, n, ours, floor);
     Row {
-        what: "process start + join",
+        what: "process start + join".into(),
         floor_name: "fork + _exit + waitpid",
-        ours,
-        floor,
-        ratio,
+        ours: c.ours,
+        floor: c.floor,
+        ratio: c.ratio,
         target: 1.5,
+        csw: None,
     }
 }
 
@@ -148,14 +232,16 @@ fn write_all(fd: &OwnedFd, mut buf: &[u8]) {
 }
 
 /// A raw pipe echo: the child reads `size` bytes and writes them back, for ever.
-fn raw_pipe_echo(size: usize) -> (Process, OwnedFd, OwnedFd) {
+fn raw_pipe_echo(size: usize, at: Placement) -> (Process, OwnedFd, OwnedFd) {
     let (ping_r, ping_w) = big_pipe();
     let (pong_r, pong_w) = big_pipe();
-    let child = Process::start(|| {
-        let mut buf = vec![0u8; size];
-        while read_exact(&ping_r, &mut buf) {
-            write_all(&pong_w, &buf);
-        }
+    let child = start_pinned(at, || {
+        Process::start(|| {
+            let mut buf = vec![0u8; size];
+            while read_exact(&ping_r, &mut buf) {
+                write_all(&pong_w, &buf);
+            }
+        })
     })
     .expect("start echo");
     (child, ping_w, pong_r)
@@ -172,26 +258,29 @@ fn raw_pipe_round_trips(w: &OwnedFd, r: &OwnedFd, bytes: &[u8], back: &mut [u8],
     per_op(t0, n)
 }
 
-fn queue_round_trip<T>(cfg: &Cfg, what: &'static str, msg: T, size: usize, n_full: usize) -> Row
+fn queue_round_trip<T>(cfg: &Cfg, at: Placement, what: &str, msg: T, size: usize, n_full: usize) -> Row
 where
     T: serde::Serialize + serde::de::DeserializeOwned + Clone,
 {
     let n = cfg.n(n_full);
     let ping: Queue<T> = Queue::new().expect("queue");
     let pong: Queue<T> = Queue::new().expect("queue");
-    let echo = Process::start(|| {
-        while let Ok(m) = ping.get() {
-            if pong.put(&m).is_err() {
-                break;
+    let echo = start_pinned(at, || {
+        Process::start(|| {
+            while let Ok(m) = ping.get() {
+                if pong.put(&m).is_err() {
+                    break;
+                }
             }
-        }
+        })
     })
     .expect("start echo");
-    let (raw_echo, raw_w, raw_r) = raw_pipe_echo(size);
+    let (raw_echo, raw_w, raw_r) = raw_pipe_echo(size, at);
     let bytes = vec![0x5au8; size];
     let mut back = vec![0u8; size];
-    let (ours, floor, ratio) = compare(
+    let c = compare(
         cfg,
+        n,
         || {
             let t0 = Instant::now();
             for _ in 0..n {
@@ -205,35 +294,39 @@ where
     drop(echo);
     drop(raw_echo);
     Row {
-        what,
+        what: format!("{what} [{}]", at.name),
         floor_name: "raw pipe ping-pong",
-        ours,
-        floor,
-        ratio,
+        ours: c.ours,
+        floor: c.floor,
+        ratio: c.ratio,
         target: 1.2,
+        csw: Some(c.csw),
     }
 }
 
 /// The raw-bytes path of the queue (`put_bytes` / `get_bytes_into`), against the same raw pipe.
-fn queue_bytes_round_trip(cfg: &Cfg, what: &'static str, size: usize, n_full: usize) -> Row {
+fn queue_bytes_round_trip(cfg: &Cfg, at: Placement, what: &str, size: usize, n_full: usize) -> Row {
     let n = cfg.n(n_full);
     let ping: Queue<ByteBuf> = Queue::new().expect("queue");
     let pong: Queue<ByteBuf> = Queue::new().expect("queue");
-    let echo = Process::start(|| {
-        let mut buf = Vec::new();
-        while ping.get_bytes_into(&mut buf).is_ok() {
-            if pong.put_bytes(&buf).is_err() {
-                break;
+    let echo = start_pinned(at, || {
+        Process::start(|| {
+            let mut buf = Vec::new();
+            while ping.get_bytes_into(&mut buf).is_ok() {
+                if pong.put_bytes(&buf).is_err() {
+                    break;
+                }
             }
-        }
+        })
     })
     .expect("start echo");
-    let (raw_echo, raw_w, raw_r) = raw_pipe_echo(size);
+    let (raw_echo, raw_w, raw_r) = raw_pipe_echo(size, at);
     let bytes = vec![0x5au8; size];
     let mut back = vec![0u8; size];
     let mut got = Vec::new();
-    let (ours, floor, ratio) = compare(
+    let c = compare(
         cfg,
+        n,
         || {
             let t0 = Instant::now();
             for _ in 0..n {
@@ -248,20 +341,22 @@ fn queue_bytes_round_trip(cfg: &Cfg, what: &'static str, size: usize, n_full: us
     drop(echo);
     drop(raw_echo);
     Row {
-        what,
+        what: format!("{what} [{}]", at.name),
         floor_name: "raw pipe ping-pong",
-        ours,
-        floor,
-        ratio,
+        ours: c.ours,
+        floor: c.floor,
+        ratio: c.ratio,
         target: 1.2,
+        csw: Some(c.csw),
     }
 }
 
 // --- 3. manager round trip vs raw socket-pair ping-pong ---------------------------------------
 
-fn manager_round_trip(cfg: &Cfg) -> Row {
+fn manager_round_trip(cfg: &Cfg, at: Placement) -> Row {
     let n = cfg.n(2000);
-    let manager = Manager::start().expect("manager");
+    // The server and its connection threads all run on the child's CPU.
+    let manager = start_pinned(at, Manager::start).expect("manager");
     let value = manager.value();
     // The floor: a server process answering 8-byte requests with 8-byte replies over a stream
     // socket pair (what a proxy's connection is).
@@ -272,18 +367,21 @@ fn manager_round_trip(cfg: &Cfg) -> Row {
         SockFlag::SOCK_CLOEXEC,
     )
     .expect("socketpair");
-    let raw_server = Process::start(|| {
-        let mut req = [0u8; 8];
-        let mut count = 0u64;
-        while read_exact(&server, &mut req) {
-            count += 1;
-            write_all(&server, &count.to_le_bytes());
-        }
+    let raw_server = start_pinned(at, || {
+        Process::start(|| {
+            let mut req = [0u8; 8];
+            let mut count = 0u64;
+            while read_exact(&server, &mut req) {
+                count += 1;
+                write_all(&server, &count.to_le_bytes());
+            }
+        })
     })
     .expect("start raw server");
     let mut reply = [0u8; 8];
-    let (ours, floor, ratio) = compare(
+    let c = compare(
         cfg,
+        n,
         || {
             let t0 = Instant::now();
             for _ in 0..n {
@@ -304,12 +402,13 @@ fn manager_round_trip(cfg: &Cfg) -> Row {
     drop(raw_server);
     drop(manager);
     Row {
-        what: "manager round trip (value.get)",
+        what: format!("manager round trip, value.get [{}]", at.name),
         floor_name: "raw socket-pair ping-pong",
-        ours,
-        floor,
-        ratio,
+        ours: c.ours,
+        floor: c.floor,
+        ratio: c.ratio,
         target: 1.2,
+        csw: Some(c.csw),
     }
 }
 
@@ -337,8 +436,9 @@ fn raw_value_read(cfg: &Cfg) -> Row {
     // SAFETY: the page is aligned, zeroed, mapped for ever, and only touched through atomics.
     let atomic: &AtomicU64 = unsafe { &*(shared_page() as *const AtomicU64) };
     atomic.store(7, Ordering::Release);
-    let (ours, floor, ratio) = compare(
+    let c = compare(
         cfg,
+        n,
         || {
             let t0 = Instant::now();
             for _ in 0..n {
@@ -357,12 +457,13 @@ fn raw_value_read(cfg: &Cfg) -> Row {
         },
     );
     Row {
-        what: "RawValue::get",
+        what: "RawValue::get".into(),
         floor_name: "AtomicU64 acquire load",
-        ours,
-        floor,
-        ratio,
+        ours: c.ours,
+        floor: c.floor,
+        ratio: c.ratio,
         target: 2.0,
+        csw: None,
     }
 }
 
@@ -402,8 +503,9 @@ fn value_read(cfg: &Cfg) -> Row {
     // The data the bare mutex guards sits next to it, as in a Value.
     // SAFETY: offset 64 of a fresh page: aligned, inside the page, not aliased.
     let data = unsafe { (m.0 as *mut u8).add(64) as *mut u64 };
-    let (ours, floor, ratio) = compare(
+    let c = compare(
         cfg,
+        n,
         || {
             let t0 = Instant::now();
             for _ in 0..n {
@@ -423,12 +525,13 @@ fn value_read(cfg: &Cfg) -> Row {
         },
     );
     Row {
-        what: "Value::get (lock, read, unlock)",
+        what: "Value::get (lock, read, unlock)".into(),
         floor_name: "pshared pthread lock/unlock",
-        ours,
-        floor,
-        ratio,
+        ours: c.ours,
+        floor: c.floor,
+        ratio: c.ratio,
         target: 2.0,
+        csw: None,
     }
 }
 
@@ -472,8 +575,9 @@ fn contended_counter(cfg: &Cfg) -> Row {
         }
         per_op(t0, PROCS * k)
     };
-    let (ours, floor, ratio) = compare(
+    let c = compare(
         cfg,
+        PROCS * k,
         || {
             counter.set(0);
             let t = run(&|| {
@@ -502,12 +606,13 @@ fn contended_counter(cfg: &Cfg) -> Row {
         },
     );
     Row {
-        what: "4 processes x locked increment",
+        what: "4 processes x locked increment".into(),
         floor_name: "bare pshared pthread mutex",
-        ours,
-        floor,
-        ratio,
+        ours: c.ours,
+        floor: c.floor,
+        ratio: c.ratio,
         target: 2.0,
+        csw: None,
     }
 }
 
@@ -545,17 +650,18 @@ fn main() {
     println!();
     let mut rows = Vec::new();
     type Step = Box<dyn Fn(&Cfg) -> Row>;
-    let steps: Vec<(&str, Step)> = vec![
-        ("process", Box::new(process_start_join)),
+    type PinnedStep = Box<dyn Fn(&Cfg, Placement) -> Row>;
+    let pinned: Vec<(&str, PinnedStep)> = vec![
         (
             "queue-u64",
-            Box::new(|c| queue_round_trip(c, "queue round trip, u64", 42u64, 8, 2000)),
+            Box::new(|c, at| queue_round_trip(c, at, "queue round trip, u64", 42u64, 8, 2000)),
         ),
         (
             "queue-64k",
-            Box::new(|c| {
+            Box::new(|c, at| {
                 queue_round_trip(
                     c,
+                    at,
                     "queue round trip, 64 KiB ByteBuf",
                     ByteBuf::from(vec![0x5au8; 64 << 10]),
                     64 << 10,
@@ -565,46 +671,65 @@ fn main() {
         ),
         (
             "queue-bytes-64k",
-            Box::new(|c| queue_bytes_round_trip(c, "queue round trip, 64 KiB put_bytes", 64 << 10, 1000)),
+            Box::new(|c, at| {
+                queue_bytes_round_trip(c, at, "queue round trip, 64 KiB put_bytes", 64 << 10, 1000)
+            }),
         ),
         ("manager", Box::new(manager_round_trip)),
+    ];
+    let steps: Vec<(&str, Step)> = vec![
+        ("process", Box::new(process_start_join)),
         ("rawvalue", Box::new(raw_value_read)),
         ("value", Box::new(value_read)),
         ("counter", Box::new(contended_counter)),
     ];
-    for (name, step) in &steps {
-        if only.as_deref().is_some_and(|o| !name.contains(o)) {
-            continue;
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
+    let mask = sched_getaffinity(Pid::from_raw(0)).expect("sched_getaffinity");
+    for at in placements() {
+        for (name, step) in &pinned {
+            if wanted(name) {
+                let row = step(&cfg, at);
+                eprintln!("  measured: {}", row.what);
+                rows.push(row);
+            }
         }
-        let row = step(&cfg);
-        eprintln!("  measured: {}", row.what);
-        rows.push(row);
+    }
+    // The single-process rows run wherever the scheduler likes, as before.
+    sched_setaffinity(Pid::from_raw(0), &mask).expect("sched_setaffinity");
+    for (name, step) in &steps {
+        if wanted(name) {
+            let row = step(&cfg);
+            eprintln!("  measured: {}", row.what);
+            rows.push(row);
+        }
     }
     println!(
-        "{:<34} {:>11}   {:<28} {:>11} {:>7} {:>7}  met",
-        "coord-core", "median", "raw floor", "median", "ratio", "target"
+        "{:<50} {:>10}   {:<26} {:>10} {:>7} {:>7}  {:<4} {:>13}",
+        "coord-core", "median", "raw floor", "median", "ratio", "target", "met", "csw/op o / f"
     );
     for r in &rows {
         let ratio = r.ratio;
         println!(
-            "{:<34} {:>11}   {:<28} {:>11} {:>6.2}x {:>6.1}x  {}",
+            "{:<50} {:>10}   {:<26} {:>10} {:>6.2}x {:>6.1}x  {:<4} {:>13}",
             r.what,
             fmt_time(r.ours),
             r.floor_name,
             fmt_time(r.floor),
             ratio,
             r.target,
-            if ratio <= r.target { "yes" } else { "NO" }
+            if ratio <= r.target { "yes" } else { "NO" },
+            r.csw.map_or(String::new(), |(o, f)| format!("{o:.2} / {f:.2}")),
         );
     }
     println!();
     println!(
-        "what to notice: a round trip between processes costs the same wake-ups whatever carries it, and \
-         for small messages the library adds no system call to them (same read/write count as the raw ping-pong). \
-         A 64 KiB payload: put_bytes/get_bytes_into add only a second read(2) per message, the same wake-ups; \
-         a typed ByteBuf also pays serde's copy of the payload into the new value, a glibc memcpy (rep movsb) that on \
-         this CPU runs ~16x slower when the destination lies 1-31 bytes past the source modulo 4 KiB, as \
-         the heap places it here (~20 us per 64 KiB instead of ~1.3 us): for byte payloads, use put_bytes. Total bench time: {:.1} s",
+        "what to notice: judge the inter-process rows on their placement: on one CPU a wake-up is a \
+         context switch (~6 us), on two it is a cross-CPU wake-up (~50 us on these VMs), for ours and the floor \
+         alike, and csw/op shows both sides pay the same number of them. For small messages the library adds no \
+         system call to the raw ping-pong. A 64 KiB payload: put_bytes/get_bytes_into add only a second read(2) \
+         per message; a typed ByteBuf (or String) is read straight into the Vec that becomes the value, so serde \
+         copies nothing (a serde copy here was a memcpy whose speed depends on the buffers' offsets modulo 4 KiB). \
+         On a shared machine, note the load (uptime) next to any figure. Total bench time: {:.1} s",
         started.elapsed().as_secs_f64()
     );
 }

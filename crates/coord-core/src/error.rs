@@ -25,8 +25,15 @@ pub enum Error {
     OutOfBounds { index: usize, len: usize },
     /// A message larger than the channel accepts.
     TooLarge { len: usize, max: usize },
-    /// More processes than the queue has producer slots for.
+    /// Never returned: the limit it stood for (`MAX_PRODUCERS`) was never enforced and is gone.
     TooManyProducers { max: usize },
+    /// A shared array larger than [`MAX_SHARED_BYTES`](crate::MAX_SHARED_BYTES): `len`
+    /// elements of `elem_size` bytes (a product that may not even fit in a `usize`).
+    SharedTooLarge {
+        len: usize,
+        elem_size: usize,
+        max: usize,
+    },
     /// The manager process has exited: its proxies cannot reach it.
     ServerGone,
     /// The manager refused the call (for example, a list index out of range).
@@ -61,6 +68,11 @@ impl fmt::Display for Error {
                 "message of {len} bytes is larger than the maximum of {max} bytes"
             ),
             Error::TooManyProducers { max } => write!(f, "more than {max} processes put on this queue"),
+            Error::SharedTooLarge { len, elem_size, max } => write!(
+                f,
+                "a shared array of {len} elements of {elem_size} bytes each is larger than the \
+                 limit of {max} bytes (MAX_SHARED_BYTES)"
+            ),
             Error::ServerGone => f.write_str("the manager process is gone (it exited or was killed)"),
             Error::Remote(msg) => write!(f, "the manager refused the call: {msg}"),
             Error::InvalidArgument(why) => write!(f, "invalid argument: {why}"),

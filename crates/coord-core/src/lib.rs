@@ -24,6 +24,7 @@
 //! | `Lock()` | [`Lock::new`] | survives a dead owner: [`OwnerDied`] instead of a deadlock |
 //! | `Queue()`, `q.put(x)`, `q.get()` | [`Queue::new`], [`Queue::put`], [`Queue::get`] | typed (serde); no feeder thread; [`Error::Disconnected`] when all producers are gone |
 //! | `q.get(timeout=t)`, `q.get_nowait()` | [`Queue::get_timeout`], [`Queue::try_get`] | |
+//! | `q.put(x, timeout=t)` | [`Queue::put_timeout`] | a message that fits the pipe is written whole or not at all |
 //! | `Barrier(n)`, `b.wait(timeout)` | [`Barrier::new`], [`Barrier::wait_timeout`] | a timeout breaks it for all, as in Python |
 //! | `Manager()` | [`Manager::start`] | |
 //! | `m.Value('i', 0)`, `m.list()`, `m.dict()` | [`Manager::value`], [`Manager::list`], [`Manager::dict`] | integers only; every call is one counted round trip |
@@ -50,8 +51,11 @@ pub use error::{Error, Result};
 pub use lock::{Lock, LockGuard, LockResult, LockResultExt, OwnerDied};
 pub use manager::{DictProxy, ListProxy, Manager, ManagerStats, ValueProxy};
 pub use process::{ChildResult, ExitStatus, PANIC_EXIT_CODE, Process, join_all, start_all};
+#[allow(deprecated)]
 pub use queue::{MAX_MESSAGE, MAX_PRODUCERS, Queue, QueueStats};
-pub use value::{Array, ArrayGuard, AtomicInt, AtomicPlain, Plain, RawArray, RawValue, Value, ValueGuard};
+pub use value::{
+    Array, ArrayGuard, AtomicInt, AtomicPlain, MAX_SHARED_BYTES, Plain, RawArray, RawValue, Value, ValueGuard,
+};
 
 pub use nix::sys::signal::Signal;
 
@@ -64,5 +68,5 @@ pub fn monotonic_ns() -> u64 {
 
 /// Whether a process with this pid is running (exists and is not a zombie).
 pub fn pid_alive(pid: u32) -> bool {
-    queue::process_alive(pid as i32)
+    process::process_alive(pid as i32)
 }

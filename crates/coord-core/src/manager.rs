@@ -347,8 +347,9 @@ impl Proxy {
             // Locked by a thread of the process we were forked from (it will never unlock
             // here): one call over a connection of our own.
             Err(TryLockError::WouldBlock) => {
+                let frame = encode_frame(req)?;
                 let mut conn = self.connect()?;
-                return self.exchange(&mut conn, req);
+                return self.exchange(&mut conn, &frame);
             }
         };
         self.holder.store(me, Ordering::Release);
@@ -358,6 +359,9 @@ impl Proxy {
     }
 
     fn call_locked(&self, guard: &mut Option<Conn>, me: i32, req: &Request) -> Result<Response, Error> {
+        // Encoded before the connection is touched: a request that is too large is refused
+        // here, with the connection as it was.
+        let frame = encode_frame(req)?;
         // A handle inherited through fork must not reuse the parent's socket: two processes
         // would read each other's replies. Each process connects on its own, as Python's
         // proxies reconnect after fork.
@@ -371,12 +375,23 @@ impl Proxy {
             *guard = Some(self.connect()?);
         }
         let conn = guard.as_mut().expect("connected above");
-        self.exchange(conn, req)
+        match self.exchange(conn, &frame) {
+            // The server answered, with a refusal: the connection is in step.
+            Err(Error::Remote(msg)) => Err(Error::Remote(msg)),
+            // Anything else may have left half a frame on the connection (or the server
+            // dropped it): never reuse it. The next call connects afresh, and says
+            // `ServerGone` only if the server really is gone.
+            Err(e) => {
+                *guard = None;
+                Err(e)
+            }
+            Ok(r) => Ok(r),
+        }
     }
 
-    /// One round trip: send the request, wait for the reply.
-    fn exchange(&self, conn: &mut Conn, req: &Request) -> Result<Response, Error> {
-        send_frame(&conn.sock, req)?;
+    /// One round trip: send the encoded request, wait for the reply.
+    fn exchange(&self, conn: &mut Conn, frame: &[u8]) -> Result<Response, Error> {
+        send_bytes(&conn.sock, frame)?;
         let server = self.ctrl.server_pid;
         let resp: Response = recv_frame(&conn.sock, &mut conn.buf, || crate::pid_alive(server as u32))?
             .ok_or(Error::ServerGone)?;
@@ -527,12 +542,52 @@ impl DictProxy {
 
 // --- framing: [u32 length][postcard] over a stream socket ------------------------------------
 
+/// An encoded frame: most requests and replies are a few bytes, kept on the stack (no
+/// allocation on the path of a call).
+enum Frame {
+    Small([u8; 64], usize),
+    Large(Vec<u8>),
+}
+
+impl std::ops::Deref for Frame {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Frame::Small(b, n) => &b[..*n],
+            Frame::Large(v) => v,
+        }
+    }
+}
+
+/// `[u32 length][postcard]`; a message larger than the peer accepts (`MAX_MESSAGE`, checked
+/// by `take_frame`) is refused here, before anything is sent: the peer would drop the
+/// connection on reading its length.
+fn encode_frame<M: Serialize>(msg: &M) -> Result<Frame, Error> {
+    let max = crate::queue::MAX_MESSAGE;
+    let size = postcard::experimental::serialized_size(msg).map_err(Error::Encode)?;
+    if size > max {
+        return Err(Error::TooLarge { len: size, max });
+    }
+    let head = (size as u32).to_le_bytes();
+    if 4 + size <= 64 {
+        let mut b = [0u8; 64];
+        b[..4].copy_from_slice(&head);
+        postcard::to_slice(msg, &mut b[4..]).map_err(Error::Encode)?;
+        return Ok(Frame::Small(b, 4 + size));
+    }
+    let mut frame = Vec::with_capacity(4 + size);
+    frame.extend_from_slice(&head);
+    let frame = postcard::to_extend(msg, frame).map_err(Error::Encode)?;
+    debug_assert_eq!(frame.len(), 4 + size);
+    Ok(Frame::Large(frame))
+}
+
 fn send_frame<M: Serialize>(sock: &OwnedFd, msg: &M) -> Result<(), Error> {
-    let frame = postcard::to_extend(msg, vec![0u8; 4]).map_err(Error::Encode)?;
-    let mut frame = frame;
-    let len = (frame.len() - 4) as u32;
-    frame[..4].copy_from_slice(&len.to_le_bytes());
-    let mut buf = &frame[..];
+    send_bytes(sock, &encode_frame(msg)?)
+}
+
+fn send_bytes(sock: &OwnedFd, frame: &[u8]) -> Result<(), Error> {
+    let mut buf = frame;
     while !buf.is_empty() {
         match nix::sys::socket::send(sock.as_raw_fd(), buf, MsgFlags::MSG_NOSIGNAL) {
             Ok(n) => buf = &buf[n..],
@@ -713,7 +768,14 @@ fn serve_conn(sock: OwnedFd, objects: &Mutex<Objects>, calls: &AtomicU64) {
                 objects.execute(req)
             }
         };
-        if send_frame(&sock, &resp).is_err() {
+        let sent = match send_frame(&sock, &resp) {
+            // A reply too large to send (a huge list or dict): say so instead.
+            Err(e @ Error::TooLarge { .. }) => {
+                send_frame(&sock, &Response::Error(format!("the reply is too large: {e}")))
+            }
+            r => r,
+        };
+        if sent.is_err() {
             return;
         }
     }

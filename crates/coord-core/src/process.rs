@@ -189,9 +189,12 @@ enum State {
 ///   (`ExitStatus::Signaled(SIGINT)`); a `SIGINT` sent to the parent alone kills the
 ///   parent, and `PR_SET_PDEATHSIG` then kills the children.
 ///
-/// `PR_SET_PDEATHSIG` fires when the *thread* that called `start` ends, not the whole
-/// process. Start long-lived children from a thread that outlives them (the main thread in a
-/// binary). In `cargo test`, where each test runs on its own thread, join (or drop) every
+/// A child is also killed (`SIGKILL`) when the *thread* that called `start` ends, even if the
+/// rest of the process goes on: that is how `PR_SET_PDEATHSIG` works, and it holds also for a
+/// thread that ends at once, before the child has run (the child checks that its thread is
+/// still there; the only gap left is the few microseconds inside the kernel between the
+/// thread handing its children on and its id disappearing). Start long-lived children from
+/// a thread that outlives them (the main thread in a binary). In `cargo test`, where each test runs on its own thread, join (or drop) every
 /// child before the test returns; dropping does that for you.
 ///
 /// ```
@@ -239,6 +242,8 @@ impl Process {
         // Whatever sits in our stdout buffer would otherwise be copied into the child.
         let _ = io::stdout().flush();
         let parent = Pid::from_raw(crate::queue::my_pid());
+        // PR_SET_PDEATHSIG watches the thread that forks, not the process: the child needs its id.
+        let parent_thread = nix::unistd::gettid();
         // SAFETY: nix marks fork unsafe because the child of a multi-threaded parent starts
         // with only the forking thread, and with every lock exactly as it was at that instant.
         // The child below runs arbitrary code (the caller's closure; on a panic, the hook
@@ -264,6 +269,13 @@ impl Process {
                 let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
                 if getppid() != parent {
                     exit_now(1);
+                }
+                // The signal comes when the thread that forked us ends. If it ended before the
+                // line above, it never will (the kernel handed us to another thread of the
+                // parent): look for that thread, and if it is gone, do what the signal would
+                // have done.
+                if !thread_alive(parent, parent_thread) {
+                    let _ = nix::sys::signal::raise(Signal::SIGKILL);
                 }
                 let code = match panic::catch_unwind(AssertUnwindSafe(f)) {
                     Ok(r) => r.into_exit_code(),
@@ -487,6 +499,15 @@ fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Whether thread `tid` of process `pid` still exists (`tgkill` with signal 0 sends nothing;
+/// nix has no wrapper for it).
+fn thread_alive(pid: Pid, tid: Pid) -> bool {
+    // SAFETY: tgkill with signal 0 only checks that the thread exists (and that we may signal
+    // it); it reads no memory of ours.
+    let rc = unsafe { libc::syscall(libc::SYS_tgkill, pid.as_raw(), tid.as_raw(), 0) };
+    rc == 0 || Errno::last() != Errno::ESRCH
+}
+
 fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1; nix has no wrapper.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
@@ -523,4 +544,19 @@ pub fn join_all(procs: &[Process], timeout: Duration) -> Result<Vec<Option<ExitS
         out.push(st);
     }
     Ok(out)
+}
+
+/// Whether a process is running: it exists and is not a zombie (a zombie has exited but not
+/// been reaped yet, so `kill(pid, 0)` still finds it).
+pub(crate) fn process_alive(pid: i32) -> bool {
+    match kill(Pid::from_raw(pid), None) {
+        Err(Errno::ESRCH) => false,
+        _ => match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // The state letter follows the command name, which is in parentheses.
+            Ok(stat) => stat
+                .rsplit_once(") ")
+                .is_none_or(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X')),
+            Err(_) => false,
+        },
+    }
 }

@@ -7,7 +7,6 @@
 //! a single instruction per access, right for flags and counters.
 
 use std::fmt;
-use std::io;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
@@ -112,6 +111,27 @@ atomic_int!(
     i64 => atomic::AtomicI64, isize => atomic::AtomicIsize
 );
 
+/// The largest shared array (or value) this crate maps: 1 GiB of elements.
+///
+/// Shared memory is allocated as it is touched, and a new array is filled, so a size typed
+/// by mistake (or computed with an overflow) would otherwise go on eating memory until the
+/// machine runs out. Past this limit, [`Array::new`] and [`RawArray::new`] return
+/// [`Error::SharedTooLarge`] before mapping anything.
+pub const MAX_SHARED_BYTES: usize = 1 << 30;
+
+/// The bytes of `len` elements of `elem_size` bytes, if that is within [`MAX_SHARED_BYTES`].
+/// Checked: `len * elem_size` may not fit in a `usize` at all (a wrapped product would map a
+/// tiny region that the fill then writes far past).
+fn shared_bytes(len: usize, elem_size: usize) -> Result<usize, Error> {
+    len.checked_mul(elem_size)
+        .filter(|&n| n <= MAX_SHARED_BYTES)
+        .ok_or(Error::SharedTooLarge {
+            len,
+            elem_size,
+            max: MAX_SHARED_BYTES,
+        })
+}
+
 /// Where the "a data guard is live" flag sits in a synchronized object's region: right after
 /// the mutex.
 const GUARD_FLAG_OFF: usize = size_of::<libc::pthread_mutex_t>();
@@ -139,12 +159,16 @@ const GUARD_IN_CHILD: &str = "a ValueGuard/ArrayGuard was used in a process fork
 fn locked_region<T>(
     name: &str,
     count: usize,
-) -> io::Result<(Arc<SharedRegion>, RawMutex, *const AtomicBool, usize)> {
+) -> Result<(Arc<SharedRegion>, RawMutex, *const AtomicBool, usize), Error> {
     // Guards remember their process id (see `GuardOwner`): the cached pid must be reset in
     // forked children, which the atfork handler does.
     crate::queue::install_atfork();
     let data_off = align_up(GUARD_FLAG_OFF + size_of::<AtomicBool>(), align_of::<T>().max(64));
-    let region = Arc::new(SharedRegion::new(name, data_off + size_of::<T>() * count)?);
+    // `data_off` is under a page, and the data at most MAX_SHARED_BYTES: no overflow.
+    let region = Arc::new(SharedRegion::new(
+        name,
+        data_off + shared_bytes(count, size_of::<T>())?,
+    )?);
     // Re-entrant, like Python's RLock behind Value: `v.get()` inside `v.get_lock()` works.
     let raw = RawMutex::init(region.clone(), 0, true)?.with_guard_flag(GUARD_FLAG_OFF);
     // SAFETY: GUARD_FLAG_OFF + 1 <= data_off <= the region's length; zero-filled memory is a
@@ -499,6 +523,8 @@ unsafe impl<T: Plain> Sync for Array<T> {}
 
 impl<T: Plain> Array<T> {
     /// `len` copies of `fill`.
+    ///
+    /// An array of more than [`MAX_SHARED_BYTES`] is refused with [`Error::SharedTooLarge`].
     pub fn new(len: usize, fill: T) -> Result<Self, Error> {
         Self::from_iter_exact(std::iter::repeat_n(fill, len), len)
     }
@@ -671,8 +697,12 @@ pub struct RawArray<T: AtomicPlain> {
 }
 
 impl<T: AtomicPlain> RawArray<T> {
+    /// `len` atomics holding `fill`.
+    ///
+    /// An array of more than [`MAX_SHARED_BYTES`] is refused with [`Error::SharedTooLarge`].
     pub fn new(len: usize, fill: T) -> Result<Self, Error> {
-        let region = Arc::new(SharedRegion::new("coord-rawarray", size_of::<T::Atomic>() * len)?);
+        let bytes = shared_bytes(len, size_of::<T::Atomic>())?;
+        let region = Arc::new(SharedRegion::new("coord-rawarray", bytes)?);
         let a = RawArray {
             region,
             len,

@@ -1,0 +1,227 @@
+//! The fork-time registry: which queues a forked child inherits a write end of.
+//!
+//! A child forked while a queue exists starts as a *potential* producer (see the module
+//! documentation of `queue`): a `pthread_atfork` handler hands it a write end of every live
+//! queue made by the thread that forks. The handlers find those queues in this registry.
+//!
+//! The table grows as queues are made, so no queue is ever left out of it (an earlier fixed
+//! table of 1,024 slots skipped queue 1,025 silently, and that queue's late producers were
+//! missed). It only changes under the registry lock, outside the fork handlers; the handlers
+//! only read it, so the child's handler allocates nothing.
+
+use std::cell::UnsafeCell;
+use std::os::fd::AsRawFd;
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+
+use super::{Inner, open_write_end};
+
+/// Every live queue of this process (in no particular order). Only touched with the
+/// registry lock held (or in a freshly forked child, which has one thread).
+struct Table(UnsafeCell<Vec<*const Inner>>);
+// SAFETY: the Vec is only read or written while holding `REGISTRY` (a spin lock with
+// acquire/release ordering), or by the single thread of a freshly forked child.
+unsafe impl Sync for Table {}
+static QUEUES: Table = Table(UnsafeCell::new(Vec::new()));
+
+/// Guards `QUEUES` against a queue being freed while a fork handler reads it: held by the
+/// parent-side fork handlers from `before_fork` to `after_fork_in_parent` (and released in the
+/// child by `in_forked_child`), and by registration and unregistration. A spin lock, not a
+/// `Mutex`: it is taken in one atfork handler and released in another, and the child must be
+/// able to release the copy it inherits. It is held only for a few operations (a `Vec` push
+/// may allocate), or across one `fork` by the forking thread; a thread holding it never
+/// blocks on anything else, so nobody can wait on it for long.
+static REGISTRY: AtomicBool = AtomicBool::new(false);
+
+fn registry_lock() {
+    let mut spins = 0u32;
+    while REGISTRY
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        if spins < 64 {
+            spins += 1;
+            std::hint::spin_loop();
+        } else {
+            // Another thread is in the middle of a fork: let it run.
+            std::thread::yield_now();
+        }
+    }
+}
+
+fn registry_unlock() {
+    REGISTRY.store(false, Ordering::Release);
+}
+
+/// Holds the registry lock for a scope (registration, unregistration).
+struct RegistryGuard;
+impl RegistryGuard {
+    fn take() -> RegistryGuard {
+        registry_lock();
+        RegistryGuard
+    }
+}
+impl Drop for RegistryGuard {
+    fn drop(&mut self) {
+        registry_unlock();
+    }
+}
+
+/// Adds a queue for the fork handlers. Never fails for lack of room: the table grows.
+pub(super) fn register(inner: *const Inner) {
+    let _registry = RegistryGuard::take();
+    // SAFETY: we hold the registry lock, so nobody else touches the table.
+    unsafe { (*QUEUES.0.get()).push(inner) };
+}
+
+/// Removes a queue; after this returns, no fork handler can see it.
+pub(super) fn unregister(inner: *const Inner) {
+    let _registry = RegistryGuard::take();
+    // SAFETY: we hold the registry lock, so nobody else touches the table.
+    let table = unsafe { &mut *QUEUES.0.get() };
+    if let Some(i) = table.iter().position(|&p| std::ptr::eq(p, inner)) {
+        table.swap_remove(i);
+    }
+}
+
+/// This process's pid, cached (0: not known yet; reset in every forked child).
+static MY_PID: AtomicI32 = AtomicI32::new(0);
+static ATFORK: Once = Once::new();
+static NEXT_THREAD_TAG: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// A number for this thread (0 until first needed). A forked child's only thread is a
+    /// copy of the thread that forked, with the same number.
+    static THREAD_TAG: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+pub(super) fn thread_tag() -> u64 {
+    THREAD_TAG.with(|t| {
+        if t.get() == 0 {
+            t.set(NEXT_THREAD_TAG.fetch_add(1, Ordering::Relaxed));
+        }
+        t.get()
+    })
+}
+
+/// Calls `mine` on every live queue created by the calling thread, `other` on the rest. Only
+/// a thread's own queues are inherited by its children: in `cargo test` every test has its
+/// own thread, and one test's children must not keep another test's queues connected.
+///
+/// The caller must hold the registry lock (or be a freshly forked child, which has one thread).
+fn for_each_queue(mine: impl Fn(&Inner), other: impl Fn(&Inner)) {
+    let tag = THREAD_TAG.with(|t| t.get());
+    // SAFETY: our caller holds the registry lock (or is a freshly forked child's only
+    // thread), so the table does not change while we read it; reading allocates nothing.
+    let table = unsafe { &*QUEUES.0.get() };
+    for &p in table {
+        // SAFETY: a registered Inner is alive: `Inner::drop` unregisters it (under the
+        // registry lock, which our caller holds, so it cannot happen meanwhile) before
+        // anything of it is closed or freed. In a forked child, the only thread is this
+        // one and nothing is freed; a drop that another parent thread had begun is
+        // blocked before unregistering, so its Inner is intact in the child's copy.
+        let inner = unsafe { &*p };
+        if tag != 0 && inner.creator_thread == tag {
+            mine(inner);
+        } else {
+            other(inner);
+        }
+    }
+}
+
+/// In the parent, just before `fork`: give each queue of this thread a write end that the
+/// child will inherit through the fork itself (so the child is a potential producer from its
+/// first instant, not from whenever it gets to run).
+extern "C" fn before_fork() {
+    // Held across the fork; released by `after_fork_in_parent` and `in_forked_child`.
+    registry_lock();
+    for_each_queue(
+        |inner| {
+            let tx = inner.tx.load(Ordering::Acquire);
+            if tx == 0 || (tx >> 32) as i32 != my_pid() {
+                inner.fork_tx.store(
+                    open_write_end(inner.rx.as_raw_fd()).unwrap_or(-1),
+                    Ordering::Release,
+                );
+            }
+        },
+        |_| {},
+    );
+}
+
+/// In the parent, just after `fork`: the temporary write ends are the child's, not ours.
+extern "C" fn after_fork_in_parent() {
+    for_each_queue(
+        |inner| {
+            let fd = inner.fork_tx.swap(-1, Ordering::AcqRel);
+            if fd >= 0 {
+                // SAFETY: opened by `before_fork` for the child; the parent never uses it.
+                unsafe { libc::close(fd) };
+            }
+        },
+        |_| {},
+    );
+    registry_unlock();
+}
+
+/// In the child, just after `fork` (async-signal-safe calls only): adopt the write ends.
+extern "C" fn in_forked_child() {
+    // SAFETY: getpid is async-signal-safe, as everything in an atfork child handler must be.
+    let me = unsafe { libc::getpid() };
+    MY_PID.store(me, Ordering::Relaxed);
+    for_each_queue(
+        |inner| inner.adopt_in_child(me),
+        |inner| {
+            // Another thread's queue: the copy of the parent's write end (if it had one) must
+            // not keep that queue connected for as long as this child lives.
+            let tx = inner.tx.swap(0, Ordering::Relaxed);
+            if tx != 0 {
+                // SAFETY: the copy of a write end this child never uses; close is
+                // async-signal-safe.
+                unsafe { libc::close((tx & 0xffff_ffff) as i32 - 1) };
+            }
+            // Nor may a write end opened for another thread's fork (the registry lock
+            // serializes fork handlers, so none should be open now; this is a safety net).
+            let tmp = inner.fork_tx.swap(-1, Ordering::Relaxed);
+            if tmp >= 0 {
+                // SAFETY: as above: a copy this child never uses.
+                unsafe { libc::close(tmp) };
+            }
+            inner.inherited.store(false, Ordering::Relaxed);
+        },
+    );
+    // The copy of the lock `before_fork` took in the parent; this child's only thread is done
+    // with the table. (A plain store: async-signal-safe.)
+    registry_unlock();
+}
+
+pub(crate) fn install_atfork() {
+    ATFORK.call_once(|| {
+        // SAFETY: registers handlers run around every fork of this process; they open/close
+        // descriptors and touch atomics (the child's one calls async-signal-safe functions
+        // only). `before_fork` takes the registry spin lock, which `after_fork_in_parent`
+        // releases in the parent and `in_forked_child` in the child: glibc runs the parent
+        // handler also when fork fails, so the lock is never left held.
+        let rc = unsafe {
+            libc::pthread_atfork(
+                Some(before_fork),
+                Some(after_fork_in_parent),
+                Some(in_forked_child),
+            )
+        };
+        assert_eq!(rc, 0, "pthread_atfork failed");
+    });
+}
+
+/// This process's pid without a system call (cached; the cache is reset in a forked child
+/// by the atfork handler, which `install_atfork` must have registered).
+pub(crate) fn my_pid() -> i32 {
+    match MY_PID.load(Ordering::Relaxed) {
+        0 => {
+            let pid = nix::unistd::getpid().as_raw();
+            MY_PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
