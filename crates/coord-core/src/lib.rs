@@ -24,6 +24,7 @@
 //! | `Lock()` | [`Lock::new`] | survives a dead owner: [`OwnerDied`] instead of a deadlock |
 //! | `Queue()`, `q.put(x)`, `q.get()` | [`Queue::new`], [`Queue::put`], [`Queue::get`] | typed (serde); no feeder thread; [`Error::Disconnected`] when all producers are gone |
 //! | `q.get(timeout=t)`, `q.get_nowait()` | [`Queue::get_timeout`], [`Queue::try_get`] | |
+//! | `Queue()` when microseconds matter | [`ShmQueue::new`], [`ShmQueue::with_capacity`] | a ring in shared memory, no system call on the fast path; bounded, messages up to a fixed size; waits by [`Waiting`] (spin, then futex) |
 //! | `Barrier(n)`, `b.wait(timeout)` | [`Barrier::new`], [`Barrier::wait_timeout`] | a timeout breaks it for all, as in Python |
 //! | `Manager()` | [`Manager::start`] | |
 //! | `m.Value('i', 0)`, `m.list()`, `m.dict()` | [`Manager::value`], [`Manager::list`], [`Manager::dict`] | integers only; every call is one counted round trip |
@@ -43,6 +44,7 @@ mod manager;
 mod process;
 mod queue;
 mod shm;
+mod shm_queue;
 mod value;
 
 pub use barrier::Barrier;
@@ -51,6 +53,10 @@ pub use lock::{Lock, LockGuard, LockResult, LockResultExt, OwnerDied};
 pub use manager::{DictProxy, ListProxy, Manager, ManagerStats, ValueProxy};
 pub use process::{ChildResult, ExitStatus, PANIC_EXIT_CODE, Process, join_all, start_all};
 pub use queue::{MAX_MESSAGE, MAX_PRODUCERS, Queue, QueueStats};
+pub use shm_queue::{
+    LIVENESS_EVERY, MAX_SHM_BYTES, MAX_SHM_PRODUCERS, SHM_DEFAULT_CAPACITY, SHM_DEFAULT_MAX_MESSAGE,
+    ShmQueue, ShmQueueStats, Waiting,
+};
 pub use value::{Array, ArrayGuard, AtomicInt, AtomicPlain, Plain, RawArray, RawValue, Value, ValueGuard};
 
 pub use nix::sys::signal::Signal;
