@@ -771,7 +771,7 @@ fn main() {
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
             "cargo bench -p ipc-peers [-- [--quick] [--only TEXT]]\n  \
-             --quick      3 repetitions of 10 ms instead of 9 of 25 ms (a smoke run)\n  \
+             --quick      3 repetitions of 10 ms instead of 15 of 30 ms (a smoke run)\n  \
              --only TEXT  measure only the contestants whose name contains TEXT, and the floors"
         );
         return;
@@ -782,8 +782,8 @@ fn main() {
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1).cloned());
     let cfg = Cfg {
-        reps: if quick { 3 } else { 9 },
-        slice: Duration::from_millis(if quick { 10 } else { 25 }),
+        reps: if quick { 3 } else { 15 },
+        slice: Duration::from_millis(if quick { 10 } else { 30 }),
         only,
     };
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
