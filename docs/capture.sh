@@ -71,3 +71,6 @@ extract check_frequency_example check_frequency '^Example 27\.2' '^Concept 4\.1'
 
 capture lecture_claims_quick "cargo run -p lecture-claims -- --quick" -- run -p lecture-claims -- --quick
 extract lecture_claims_summary lecture_claims_quick '^[0-9]+ claims: ' '^$'
+
+capture cost_ladder "cargo run -p lecture-claims -- --ladder" -- run -p lecture-claims -- --ladder
+capture ipc_peers "cargo bench -p ipc-peers" -- bash -c 'cargo bench -q -p ipc-peers 2>/dev/null'
