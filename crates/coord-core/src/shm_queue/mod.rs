@@ -20,7 +20,8 @@
 //!   hang or read half a message: the cell it held names it, and the next process that needs
 //!   the cell finds it dead. A half-written message is dropped and the consumer that found it
 //!   gets [`Error::Corrupted`] once; a message whose consumer died while copying it out is
-//!   lost, and the next `get` reports that as [`Error::Corrupted`] once. The queue goes on.
+//!   lost, and once a producer needs that cell again (at the latest one lap of the ring
+//!   later) the next `get` reports the loss as [`Error::Corrupted`], once. The queue goes on.
 //! - When every producer has exited (or closed) and the queue is empty, `get` says
 //!   [`Error::Disconnected`] (see `producers.rs` for who counts as a producer).
 //! - Every `*_timeout` call returns within its timeout (plus scheduling delay).
