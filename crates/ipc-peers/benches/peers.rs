@@ -316,7 +316,7 @@ fn queue_u64(place: Place) -> Entry {
             .spawn(|| {
                 Process::start(move || -> Result<(), Error> {
                     loop {
-                        let x = ping.get()?;
+                        let x = gone_is_done(ping.get())?;
                         pong.put(&x)?;
                     }
                 })
@@ -345,7 +345,7 @@ fn queue_bytes(place: Place, size: usize) -> Entry {
                 Process::start(move || -> Result<(), Error> {
                     let mut buf = Vec::new();
                     loop {
-                        ping.get_bytes_into(&mut buf)?;
+                        gone_is_done(ping.get_bytes_into(&mut buf))?;
                         pong.put_bytes(&buf)?;
                     }
                 })
@@ -361,6 +361,17 @@ fn queue_bytes(place: Place, size: usize) -> Entry {
         }
         per_op(t0, n)
     })
+}
+
+/// In an echo child: the parent dropping its end (`Disconnected`) is the normal end, not an
+/// error to report; the child leaves quietly with exit code 0.
+fn gone_is_done<T>(r: Result<T, Error>) -> Result<T, Error> {
+    if let Err(Error::Disconnected) = r {
+        // SAFETY: _exit ends this forked child at once, running none of the parent's
+        // destructors and flushing none of its buffers; it is always safe to call.
+        unsafe { libc::_exit(0) }
+    }
+    r
 }
 
 /// Ends a burst of round trips: the echo goes back to sleeping.
@@ -383,7 +394,7 @@ fn shm_u64(place: Place, waiting: Waiting, name: &'static str) -> Entry {
                 Process::start(move || -> Result<(), Error> {
                     let mut active = false;
                     loop {
-                        let x = if active { ping.get()? } else { idle.get()? };
+                        let x = gone_is_done(if active { ping.get() } else { idle.get() })?;
                         active = x != PARK;
                         if active {
                             pong.put(&x)?;
@@ -421,11 +432,11 @@ fn shm_bytes(place: Place, size: usize, waiting: Waiting, name: &'static str) ->
                     let mut buf = Vec::new();
                     let mut active = false;
                     loop {
-                        let n = if active {
-                            ping.get_bytes_into(&mut buf)?
+                        let n = gone_is_done(if active {
+                            ping.get_bytes_into(&mut buf)
                         } else {
-                            idle.get_bytes_into(&mut buf)?
-                        };
+                            idle.get_bytes_into(&mut buf)
+                        })?;
                         active = n > 0; // an empty message parks the echo
                         if active {
                             pong.put_bytes(&buf)?;

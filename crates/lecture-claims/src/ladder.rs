@@ -93,6 +93,17 @@ fn start_on_other<R: coord_core::ChildResult>(two_cpus: bool, f: impl FnOnce() -
     Ok(p?)
 }
 
+/// In an echo child: the parent dropping its end (`Disconnected`) is the normal end, not an
+/// error to report; the child leaves quietly with exit code 0.
+fn gone_is_done<T>(r: Result<T, Error>) -> Result<T, Error> {
+    if let Err(Error::Disconnected) = r {
+        // SAFETY: _exit ends this forked child at once, running none of the parent's
+        // destructors and flushing none of its buffers; it is always safe to call.
+        unsafe { libc::_exit(0) }
+    }
+    r
+}
+
 /// Marks the end of a burst of round trips: the echo of a spinning pair sleeps in between, so
 /// it does not burn the CPU the other rungs' processes need.
 const PARK: u64 = u64::MAX;
@@ -106,7 +117,7 @@ fn shm_round_trip(two: bool, waiting: Waiting, name: &'static str) -> Result<Con
         start_on_other(two, move || -> Result<(), Error> {
             let mut active = false;
             loop {
-                let x = if active { ping.get()? } else { idle.get()? };
+                let x = gone_is_done(if active { ping.get() } else { idle.get() })?;
                 active = x != PARK;
                 if active {
                     pong.put(&x)?;
@@ -139,7 +150,7 @@ fn queue_round_trip(two: bool) -> Result<Contestant> {
         let (ping, pong) = (ping.clone(), pong.clone());
         start_on_other(two, move || -> Result<(), Error> {
             loop {
-                let x = ping.get()?;
+                let x = gone_is_done(ping.get())?;
                 pong.put(&x)?;
             }
         })?
@@ -309,7 +320,11 @@ pub fn render(rungs: &[Rung], python: Option<&BTreeMap<String, f64>>) -> String 
             ratio,
             time(r.cpu),
             format!("{:.2}", r.cpu / r.wall),
-            py(r).map_or("— (no such rung)".into(), time),
+            match (python, py(r)) {
+                (None, _) => "—".into(),
+                (Some(_), None) => "— (no such rung)".into(),
+                (Some(_), Some(t)) => time(t),
+            },
             match (py(r), py_prev) {
                 (Some(t), Some((p, _))) => format!("{:.1}×", t / p),
                 _ => "—".into(),
