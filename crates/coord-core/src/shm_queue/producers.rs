@@ -81,8 +81,16 @@ impl Inner {
         let i = take_entry(self.table(), me).ok_or(Error::TooManyProducers {
             max: MAX_SHM_PRODUCERS,
         })?;
-        self.entry
-            .store(u64::from(me) << 32 | (i as u64 + 1), Ordering::Relaxed);
+        let mine = u64::from(me) << 32 | (i as u64 + 1);
+        if self
+            .entry
+            .compare_exchange(e, mine, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            // Another thread of this process registered it first: one entry is enough.
+            self.table()[i].store(0, Ordering::Release);
+            return Ok(());
+        }
         self.inherited.store(false, Ordering::Relaxed);
         self.count_first_put();
         Ok(())
