@@ -1,7 +1,7 @@
 //! coord-core, the raw OS floors under it, and the Rust IPC crates that do the same work
 //! (ipc-channel, raw_sync, procspawn), measured in ONE process run.
 //!
-//! `cargo bench -p ipc-peers` (about 1–2 minutes on 2 vCPUs; `-- --quick` for a smoke run).
+//! `cargo bench -p ipc-peers` (about 40 s on 2 vCPUs once built; `-- --quick` for a smoke run).
 //!
 //! Why one run: on these shared VMs IPC figures drift ±30 % between runs, and a blocking
 //! wake-up costs ~6 µs when both processes sit on one CPU and ~50 µs across CPUs. So every
