@@ -89,7 +89,29 @@ pub struct ShmQueueStats {
     pub lost: u64,
 }
 
-/// A bounded FIFO of `T` in shared memory, for processes (see the [module docs](self)).
+/// A bounded FIFO of `T` in shared memory, for processes: the same job as
+/// [`Queue`](crate::Queue), without the kernel on the fast path.
+///
+/// A ring of fixed-size cells in a `MAP_SHARED` mapping (Dmitry Vyukov's bounded MPMC queue,
+/// with a per-cell state word that also names the process working on the cell). A message is
+/// copied into a cell and published with one atomic store; a consumer that is looking sees it
+/// with no system call on either side. How a process waits is its handle's [`Waiting`]:
+/// spin (a CPU burnt while waiting), block on a futex (a wake-up per hand-off, like a pipe), or
+/// the default, spin briefly and then block.
+///
+/// What it promises, as `Queue` does:
+/// - every message put is got exactly once, whole; one producer's messages come in order;
+/// - a process SIGKILLed in the middle of copying a message in or out never makes anyone hang
+///   or read half a message: a half-written message is dropped and reported once as
+///   [`Error::Corrupted`]; a message whose consumer died while copying it out is lost, and
+///   reported once as `Corrupted` when a producer next needs its cell;
+/// - once every producer has exited or closed and the queue is empty, `get` returns
+///   [`Error::Disconnected`] (a child forked while the queue exists counts as a producer from
+///   its start until it exits, closes, or `get`s before ever putting); a dead process is
+///   noticed by polling, every [`LIVENESS_EVERY`] while someone waits;
+/// - every `*_timeout` call returns within its timeout;
+/// - a message larger than the cell is [`Error::TooLarge`]; a zero capacity or cell size, or a
+///   mapping past [`MAX_SHM_BYTES`], is [`Error::InvalidArgument`].
 ///
 /// Create it before forking; every process uses the same handle (or a clone). Typed like
 /// [`Queue`](crate::Queue) (serde + postcard), with the same raw-bytes path
