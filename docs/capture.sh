@@ -80,3 +80,6 @@ extract lecture_claims_verdict_3_1 lecture_claims_verdicts '^3[.]1 ' '^4[.]1 '
 extract lecture_claims_verdict_4_1 lecture_claims_verdicts '^4[.]1 ' '^Example 27'
 extract lecture_claims_verdict_27_2 lecture_claims_verdicts '^Example 27[.]2 ' '^5[.]1 '
 extract lecture_claims_verdict_5_1 lecture_claims_verdicts '^5[.]1 ' '^$'
+
+capture cost_ladder "cargo run -p lecture-claims -- --ladder" -- run -p lecture-claims -- --ladder
+capture ipc_peers "cargo bench -p ipc-peers" -- bash -c 'cargo bench -q -p ipc-peers 2>/dev/null'

@@ -25,6 +25,7 @@
 //! | `Queue()`, `q.put(x)`, `q.get()` | [`Queue::new`], [`Queue::put`], [`Queue::get`] | typed (serde); no feeder thread; [`Error::Disconnected`] when all producers are gone |
 //! | `q.get(timeout=t)`, `q.get_nowait()` | [`Queue::get_timeout`], [`Queue::try_get`] | |
 //! | `q.put(x, timeout=t)` | [`Queue::put_timeout`] | a message that fits the pipe is written whole or not at all |
+//! | `Queue()` when microseconds matter | [`ShmQueue::new`], [`ShmQueue::with_capacity`] | a ring in shared memory, no system call on the fast path; bounded, messages up to a fixed size; waits by [`Waiting`] (spin, then futex) |
 //! | `Barrier(n)`, `b.wait(timeout)` | [`Barrier::new`], [`Barrier::wait_timeout`] | a timeout breaks it for all, as in Python |
 //! | `Manager()` | [`Manager::start`] | |
 //! | `m.Value('i', 0)`, `m.list()`, `m.dict()` | [`Manager::value`], [`Manager::list`], [`Manager::dict`] | integers only; every call is one counted round trip |
@@ -44,6 +45,7 @@ mod manager;
 mod process;
 mod queue;
 mod shm;
+mod shm_queue;
 mod value;
 
 pub use barrier::Barrier;
@@ -53,6 +55,10 @@ pub use manager::{DictProxy, ListProxy, Manager, ManagerStats, ValueProxy};
 pub use process::{ChildResult, ExitStatus, PANIC_EXIT_CODE, Process, join_all, start_all};
 #[allow(deprecated)]
 pub use queue::{MAX_MESSAGE, MAX_PRODUCERS, Queue, QueueStats};
+pub use shm_queue::{
+    LIVENESS_EVERY, MAX_SHM_BYTES, MAX_SHM_PRODUCERS, SHM_DEFAULT_CAPACITY, SHM_DEFAULT_MAX_MESSAGE,
+    ShmQueue, ShmQueueStats, Waiting,
+};
 pub use value::{
     Array, ArrayGuard, AtomicInt, AtomicPlain, MAX_SHARED_BYTES, Plain, RawArray, RawValue, Value, ValueGuard,
 };

@@ -14,6 +14,7 @@
 pub mod claims;
 pub mod concepts;
 pub mod docs_check;
+pub mod ladder;
 pub mod machine;
 pub mod python;
 pub mod report;

@@ -30,6 +30,9 @@ struct Args {
     /// Seconds a concept binary or the Python script may run before it is killed
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     timeout: u64,
+    /// Print only the cost ladder (atomic read, locked read, ShmQueue, Queue, manager), Rust and Python
+    #[arg(long)]
+    ladder: bool,
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,17 @@ fn main() -> ExitCode {
 /// Prints the report; `Ok(false)` when a concept crate present in the checkout failed.
 fn run(args: &Args) -> Result<bool> {
     let deadline = Duration::from_secs(args.timeout);
+    if args.ladder {
+        let python = if args.skip_python {
+            PythonLookup::Absent {
+                reason: "--skip-python".into(),
+            }
+        } else {
+            python::find_python()
+        };
+        lecture_claims::ladder::run(args.quick, &python, deadline)?;
+        return Ok(true);
+    }
     println!("Lecture 27 - the lecture's quantitative claims, measured on this machine");
     println!("machine: {}", machine::describe());
     if let Some(note) = lab_support::dev_build_note("lecture-claims") {

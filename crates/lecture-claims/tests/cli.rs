@@ -98,3 +98,42 @@ fn with_python_the_table_has_a_python_column_and_a_ratio() {
     assert!(rows.len() >= 8, "{rows:?}");
     assert!(rows.iter().all(|r| !r.contains("n/a")), "{}", out.stdout);
 }
+
+#[test]
+fn the_ladder_prints_every_rung_in_order_and_python_only_when_asked() {
+    let mut cmd = bin();
+    cmd.args(["--ladder", "--quick", "--skip-python"]);
+    let out = run_with_deadline(cmd, DEADLINE).unwrap();
+    assert!(!out.timed_out(), "did not finish within {DEADLINE:?}");
+    assert!(
+        out.success(),
+        "exit {:?}\n{}\n{}",
+        out.status,
+        out.stdout,
+        out.stderr
+    );
+    let rungs = [
+        "atomic read",
+        "locked read",
+        "ShmQueue round trip, both sides spinning",
+        "ShmQueue round trip, blocking",
+        "Queue round trip",
+        "Manager round trip",
+    ];
+    let at: Vec<usize> = rungs
+        .iter()
+        .map(|r| {
+            out.stdout
+                .find(&format!("\n{r}"))
+                .unwrap_or_else(|| panic!("no rung {r:?}:\n{}", out.stdout))
+        })
+        .collect();
+    assert!(
+        at.windows(2).all(|w| w[0] < w[1]),
+        "rungs out of order:\n{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("--skip-python"), "{}", out.stdout);
+    // Only the ladder: part 1 (the concept crates) did not run.
+    assert!(!out.stdout.contains("concept crates"), "{}", out.stdout);
+}

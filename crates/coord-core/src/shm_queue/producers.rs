@@ -1,0 +1,310 @@
+//! Who counts as a producer, so that a consumer can tell "nothing yet" from "nothing ever".
+//!
+//! The queue's header has a table of producer pids. A process enters it on its first `put`
+//! and leaves it with `close` (or when its last handle is dropped); a process killed or exited
+//! stays in it as a dead pid, which is the same as gone. A consumer that finds the queue empty
+//! looks, from time to time, whether any listed pid is still alive: once at least one process
+//! has put and none of the listed ones is alive, nothing can arrive any more, and `get` says
+//! [`Error::Disconnected`](crate::Error::Disconnected).
+//!
+//! A child forked while the queue exists must count from its first instant, or a consumer
+//! could see the fast producers finish before a slow one has even started, and give up too
+//! early. So, as `Queue` does, a `pthread_atfork` handler works around every fork of the
+//! thread that made the queue: just before the fork, the parent reserves an entry in the table
+//! *with its own pid* (alive, so the queue stays connected), and the child's first act (the
+//! child-side handler, before `fork` returns in it) writes its own pid there. A child that
+//! then `get`s before it ever put is a consumer and leaves the table.
+//!
+//! (Only the forking thread's own queues are handed to a child: in `cargo test` every test has
+//! its own thread, and one test's children must not keep another test's queues connected.)
+//! One corner is left: a child killed before its first instruction leaves its parent's pid in
+//! the reserved entry, so the queue stays connected until the parent exits too. Timeouts
+//! still bound every wait.
+
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Once};
+
+use super::ring::{MAX_SHM_PRODUCERS, Ring};
+use crate::Error;
+
+/// A queue's process-local side: the shared ring, and this process's place in its table.
+pub(super) struct Inner {
+    pub(super) ring: Ring,
+    /// This process's entry in the producer table: `pid << 32 | (index + 1)`, 0 if none. A
+    /// forked child inherits its parent's value; the pid says whose it is.
+    entry: AtomicU64,
+    /// The entry was reserved at fork and this process has not put yet: a potential producer,
+    /// which leaves the table if it turns out to be a consumer.
+    inherited: AtomicBool,
+    /// An entry reserved by `before_fork` for the child about to be made (-1 otherwise).
+    fork_entry: AtomicI32,
+    /// The thread that made the queue: only its forks are handed an entry.
+    creator_thread: u64,
+}
+
+impl Inner {
+    pub(super) fn new(ring: Ring) -> Arc<Inner> {
+        install_atfork();
+        let inner = Arc::new(Inner {
+            ring,
+            entry: AtomicU64::new(0),
+            inherited: AtomicBool::new(false),
+            fork_entry: AtomicI32::new(-1),
+            creator_thread: thread_tag(),
+        });
+        let p = Arc::as_ptr(&inner) as *mut Inner;
+        let _g = RegistryGuard::take();
+        if let Some(i) = QUEUES.iter().position(|slot| {
+            slot.compare_exchange(std::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        }) {
+            QUEUES_USED.fetch_max(i + 1, Ordering::AcqRel);
+        } // else: the table is full; this queue's children count only once they put.
+        inner
+    }
+
+    fn table(&self) -> &[AtomicU32; MAX_SHM_PRODUCERS] {
+        &self.ring.header().producers
+    }
+
+    /// Called by `put`: makes sure this process is in the table (a cheap check after the first).
+    pub(super) fn ensure_producer(&self) -> Result<(), Error> {
+        let me = my_pid();
+        let e = self.entry.load(Ordering::Relaxed);
+        if e >> 32 == u64::from(me) {
+            if self.inherited.load(Ordering::Relaxed) {
+                self.inherited.store(false, Ordering::Relaxed);
+                self.count_first_put();
+            }
+            return Ok(());
+        }
+        let i = take_entry(self.table(), me).ok_or(Error::TooManyProducers {
+            max: MAX_SHM_PRODUCERS,
+        })?;
+        let mine = u64::from(me) << 32 | (i as u64 + 1);
+        if self
+            .entry
+            .compare_exchange(e, mine, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            // Another thread of this process registered it first: one entry is enough.
+            self.table()[i].store(0, Ordering::Release);
+            return Ok(());
+        }
+        self.inherited.store(false, Ordering::Relaxed);
+        self.count_first_put();
+        Ok(())
+    }
+
+    fn count_first_put(&self) {
+        self.ring
+            .header()
+            .rare
+            .producers_seen
+            .fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Called by `get`: a child that inherited an entry and reads before it ever put is a
+    /// consumer; it leaves the table, or it would keep the queue connected for itself.
+    pub(super) fn consumer_leaves(&self) {
+        if self.inherited.load(Ordering::Relaxed) {
+            self.leave();
+        }
+    }
+
+    /// Leaves the table (`close`, or the last handle of this process dropped).
+    pub(super) fn leave(&self) {
+        self.inherited.store(false, Ordering::Relaxed);
+        let e = self.entry.swap(0, Ordering::Relaxed);
+        let me = my_pid();
+        if e >> 32 == u64::from(me) {
+            let i = (e & 0xffff_ffff) as usize - 1;
+            let _ = self.table()[i].compare_exchange(me, 0, Ordering::AcqRel, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether at least one process has put and no listed producer is alive.
+    pub(super) fn all_producers_gone(&self) -> bool {
+        if self.ring.header().rare.producers_seen.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        !self.table().iter().any(|p| {
+            let pid = p.load(Ordering::Acquire);
+            pid != 0 && crate::pid_alive(pid)
+        })
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        {
+            let _g = RegistryGuard::take();
+            let me = self as *mut Inner;
+            for slot in &QUEUES[..QUEUES_USED.load(Ordering::Acquire).min(MAX_QUEUES)] {
+                if slot
+                    .compare_exchange(me, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    break;
+                }
+            }
+        }
+        self.leave();
+    }
+}
+
+/// Takes a free entry of the table for `pid`: an empty one, else one whose process no longer
+/// exists. Async-signal-safe (atomics and `kill`): `before_fork` uses it.
+fn take_entry(table: &[AtomicU32; MAX_SHM_PRODUCERS], pid: u32) -> Option<usize> {
+    for (i, e) in table.iter().enumerate() {
+        if e.compare_exchange(0, pid, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            return Some(i);
+        }
+    }
+    for (i, e) in table.iter().enumerate() {
+        let old = e.load(Ordering::Acquire);
+        // SAFETY: kill with signal 0 sends nothing; it only asks whether `old` exists.
+        let gone = old != 0
+            && unsafe { libc::kill(old as i32, 0) } == -1
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone
+            && e.compare_exchange(old, pid, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            return Some(i);
+        }
+    }
+    None
+}
+
+// --- the fork-time registry ---------------------------------------------------------------
+
+const MAX_QUEUES: usize = 256;
+/// Every live queue of this process, for the atfork handlers.
+static QUEUES: [AtomicPtr<Inner>; MAX_QUEUES] = [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_QUEUES];
+static QUEUES_USED: AtomicUsize = AtomicUsize::new(0);
+/// Guards `QUEUES` against a queue being freed while a fork handler reads it. A spin lock, not
+/// a `Mutex`: it is taken in the parent's before-fork handler and released both in the
+/// parent's after-fork handler and in the child (which inherits it taken).
+static REGISTRY: AtomicBool = AtomicBool::new(false);
+static MY_PID: AtomicU32 = AtomicU32::new(0);
+static NEXT_THREAD_TAG: AtomicU64 = AtomicU64::new(1);
+static ATFORK: Once = Once::new();
+
+thread_local! {
+    static THREAD_TAG: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn thread_tag() -> u64 {
+    THREAD_TAG.with(|t| {
+        if t.get() == 0 {
+            t.set(NEXT_THREAD_TAG.fetch_add(1, Ordering::Relaxed));
+        }
+        t.get()
+    })
+}
+
+/// This process's pid, cached (reset in every forked child by `in_child`).
+pub(super) fn my_pid() -> u32 {
+    match MY_PID.load(Ordering::Relaxed) {
+        0 => {
+            let pid = std::process::id();
+            MY_PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
+
+fn registry_lock() {
+    while REGISTRY
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        // Held for a few atomic operations, or across one fork by another thread.
+        std::thread::yield_now();
+    }
+}
+
+fn registry_unlock() {
+    REGISTRY.store(false, Ordering::Release);
+}
+
+struct RegistryGuard;
+impl RegistryGuard {
+    fn take() -> RegistryGuard {
+        registry_lock();
+        RegistryGuard
+    }
+}
+impl Drop for RegistryGuard {
+    fn drop(&mut self) {
+        registry_unlock();
+    }
+}
+
+/// Calls `f` on every live queue made by the calling thread. The caller holds the registry
+/// lock (or is a freshly forked child, which has one thread).
+fn for_each_mine(f: impl Fn(&Inner)) {
+    let tag = THREAD_TAG.with(|t| t.get());
+    if tag == 0 {
+        return; // this thread never made a queue
+    }
+    for slot in &QUEUES[..QUEUES_USED.load(Ordering::Acquire).min(MAX_QUEUES)] {
+        let p = slot.load(Ordering::Acquire);
+        if !p.is_null() {
+            // SAFETY: a registered Inner is alive: `Inner::drop` unregisters it under the
+            // registry lock (held by our caller) before anything of it is freed.
+            let inner = unsafe { &*p };
+            if inner.creator_thread == tag {
+                f(inner);
+            }
+        }
+    }
+}
+
+extern "C" fn before_fork() {
+    registry_lock(); // released by `after_fork_in_parent` and `in_child`
+    let me = my_pid();
+    for_each_mine(|inner| {
+        let i = take_entry(inner.table(), me).map_or(-1, |i| i as i32);
+        inner.fork_entry.store(i, Ordering::Relaxed);
+    });
+}
+
+extern "C" fn after_fork_in_parent() {
+    // The reserved entries are the children's now (they write their pids into them).
+    for_each_mine(|inner| inner.fork_entry.store(-1, Ordering::Relaxed));
+    registry_unlock();
+}
+
+extern "C" fn in_child() {
+    // SAFETY: getpid is async-signal-safe, as everything in a child-side atfork handler must be.
+    let me = unsafe { libc::getpid() } as u32;
+    MY_PID.store(me, Ordering::Relaxed);
+    for_each_mine(|inner| {
+        let i = inner.fork_entry.swap(-1, Ordering::Relaxed);
+        if i >= 0 {
+            inner.table()[i as usize].store(me, Ordering::Release);
+            inner
+                .entry
+                .store(u64::from(me) << 32 | (i as u64 + 1), Ordering::Relaxed);
+            inner.inherited.store(true, Ordering::Relaxed);
+        }
+    });
+    registry_unlock();
+}
+
+fn install_atfork() {
+    ATFORK.call_once(|| {
+        // SAFETY: registers handlers that run around every fork of this process. They touch
+        // atomics and call `kill`/`getpid` only (the child's one is async-signal-safe). The
+        // registry lock taken by `before_fork` is released on both sides (glibc runs the
+        // parent handler also when fork fails).
+        let rc =
+            unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork_in_parent), Some(in_child)) };
+        assert_eq!(rc, 0, "pthread_atfork failed");
+    });
+}
