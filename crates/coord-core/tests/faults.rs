@@ -21,6 +21,16 @@ use coord_core::{
 };
 use serde_bytes::ByteBuf;
 
+/// The tests of this file run one at a time. A queue counts as a possible producer every
+/// process forked while it exists, so a long-lived child forked by a sibling test on another
+/// harness thread would hold this test's queue open, and the `Disconnected` the test waits
+/// for would come only when that child exits (seen: a 60 s timeout under `cargo test
+/// --workspace`). nextest runs each test in its own process and needs no such lock.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The bytes of message `i` of a test: every byte depends on `i` and its position, so a
 /// message made of two others' pieces is told apart.
 fn pattern(i: u32, n: usize) -> Vec<u8> {
@@ -156,6 +166,7 @@ fn drain_intact(q: &Queue<Vec<u8>>, whole: u32) -> Error {
 
 #[test]
 fn close_after_a_writer_died_mid_frame_condemns_the_queue_no_torn_message_is_delivered() {
+    let _serial = one_at_a_time();
     let q: Queue<Vec<u8>> = Queue::new().unwrap();
     assert!(matches!(q.try_get(), Err(Error::Empty))); // the parent is a consumer
     let started = RawValue::new(false).unwrap();
@@ -194,6 +205,7 @@ fn close_after_a_writer_died_mid_frame_condemns_the_queue_no_torn_message_is_del
 
 #[test]
 fn a_consumer_that_closed_after_a_writer_died_mid_frame_gets_corrupted_not_a_torn_message() {
+    let _serial = one_at_a_time();
     let q: Queue<Vec<u8>> = Queue::new().unwrap();
     let started = RawValue::new(false).unwrap();
     let keep = bystander();
@@ -219,6 +231,7 @@ fn a_consumer_that_closed_after_a_writer_died_mid_frame_gets_corrupted_not_a_tor
 /// cut) or `Corrupted` (one was), never in a torn message or a hang.
 #[test]
 fn producers_killed_at_random_points_never_deliver_a_torn_or_duplicated_message() {
+    let _serial = one_at_a_time();
     const PRODUCERS: u32 = 4;
     for round in 0..3u32 {
         let q: Queue<Vec<u8>> = Queue::new().unwrap();
@@ -286,6 +299,7 @@ fn producers_killed_at_random_points_never_deliver_a_torn_or_duplicated_message(
 
 #[test]
 fn get_bytes_into_timeout_returns_while_the_writer_is_stopped_mid_frame_and_nothing_is_lost() {
+    let _serial = one_at_a_time();
     let q: Queue<Vec<u8>> = Queue::new().unwrap();
     let started = RawValue::new(false).unwrap();
     let big = 4 << 20;
@@ -313,6 +327,7 @@ fn get_bytes_into_timeout_returns_while_the_writer_is_stopped_mid_frame_and_noth
 
 #[test]
 fn typed_get_timeout_returns_while_the_writer_is_stopped_and_another_process_finishes_the_message() {
+    let _serial = one_at_a_time();
     let q: Queue<Vec<u8>> = Queue::new().unwrap();
     let started = RawValue::new(false).unwrap();
     let big = 3 << 20;
@@ -337,6 +352,7 @@ fn typed_get_timeout_returns_while_the_writer_is_stopped_and_another_process_fin
 
 #[test]
 fn a_child_that_inherited_a_write_end_keeps_its_get_deadline_while_a_stopped_writer_holds_the_lock() {
+    let _serial = one_at_a_time();
     let q: Queue<Vec<u8>> = Queue::new().unwrap();
     let started = RawValue::new(false).unwrap();
     let w = producer_blocked_mid_frame(&q, 0, 8 << 20, &started);
@@ -372,6 +388,7 @@ fn a_child_that_inherited_a_write_end_keeps_its_get_deadline_while_a_stopped_wri
 
 #[test]
 fn put_timeout_returns_on_a_full_pipe_with_nothing_written_and_the_queue_goes_on() {
+    let _serial = one_at_a_time();
     let q: Queue<Vec<u8>> = Queue::new().unwrap();
     let keep = bystander();
     // Fill the pipe with messages nobody reads yet. A timed put of a large frame waits for
@@ -410,6 +427,7 @@ fn put_timeout_returns_on_a_full_pipe_with_nothing_written_and_the_queue_goes_on
 
 #[test]
 fn a_put_blocked_on_a_full_pipe_returns_when_the_queue_becomes_corrupted() {
+    let _serial = one_at_a_time();
     let q: Queue<Vec<u8>> = Queue::new().unwrap();
     let started = RawValue::new(false).unwrap();
     let big = 8 << 20;
@@ -447,6 +465,7 @@ fn a_put_blocked_on_a_full_pipe_returns_when_the_queue_becomes_corrupted() {
 
 #[test]
 fn array_sizes_that_overflow_or_exceed_the_bound_are_clear_errors_not_crashes() {
+    let _serial = one_at_a_time();
     // In a child: before the fix these crashed (SIGSEGV in release, an overflow panic in dev)
     // or filled memory without end. The child's address space is capped, so even a wrong
     // answer fails fast instead of eating the machine.
@@ -493,6 +512,7 @@ fn array_sizes_that_overflow_or_exceed_the_bound_are_clear_errors_not_crashes() 
 
 #[test]
 fn with_more_than_1024_live_queues_a_late_producer_is_still_counted() {
+    let _serial = one_at_a_time();
     // Each queue holds three descriptors: make sure this process may open enough.
     let (soft, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
     let want = 8192.min(hard);
@@ -543,6 +563,7 @@ fn with_more_than_1024_live_queues_a_late_producer_is_still_counted() {
 
 #[test]
 fn an_oversized_manager_request_is_refused_client_side_and_the_proxy_stays_usable() {
+    let _serial = one_at_a_time();
     let manager = Manager::start().unwrap();
     let d = manager.dict();
     d.set("before", 1).unwrap();
@@ -559,6 +580,7 @@ fn an_oversized_manager_request_is_refused_client_side_and_the_proxy_stays_usabl
 
 #[test]
 fn a_manager_killed_in_the_middle_of_calls_is_server_gone_for_every_proxy_never_a_hang() {
+    let _serial = one_at_a_time();
     let manager = Manager::start().unwrap();
     let v = manager.value();
     let calls = RawValue::new(0u64).unwrap();
@@ -585,6 +607,7 @@ fn a_manager_killed_in_the_middle_of_calls_is_server_gone_for_every_proxy_never_
 
 #[test]
 fn a_lock_owner_killed_inside_the_critical_section_hands_the_lock_on_as_owner_died() {
+    let _serial = one_at_a_time();
     let lock = Lock::new().unwrap();
     let inside = RawValue::new(false).unwrap();
     for _ in 0..5 {
@@ -612,6 +635,7 @@ fn a_lock_owner_killed_inside_the_critical_section_hands_the_lock_on_as_owner_di
 
 #[test]
 fn a_child_dies_when_the_thread_that_started_it_ends_even_at_once() {
+    let _serial = one_at_a_time();
     for _ in 0..10 {
         // The thread starts a child and ends right away, often before the child has run.
         let p = std::thread::scope(|s| {
