@@ -90,18 +90,6 @@ pub fn unsafe_set<F: FoundFlag>(
 /// `range_len` numbers (the lecture: 4 and 100,000), one process each; start them, join
 /// them, read the queue. `target` is what each process runs, as Python's `target=`.
 /// Returns everything on the queue and the time from the first start to the last join.
-///
-/// ```
-/// use early_exit::lesson::{lock_check_set, main, search_for_primes};
-/// let (results, elapsed) = main(4, 100_000, |i, range, flag, queue| {
-///     search_for_primes(i, range, flag, queue, lab_support::is_prime, lock_check_set)
-/// })?;
-/// if let Some((worker_id, prime)) = results.first() {
-///     println!("Worker {worker_id} found prime {prime} in {:.3}s", elapsed.as_secs_f64());
-/// }
-/// # assert_eq!(results.len(), 1);
-/// # Ok::<(), anyhow::Error>(())
-/// ```
 pub fn main<T>(workers: usize, range_len: u64, target: T) -> Result<(Vec<(u32, u64)>, Duration)>
 where
     T: Fn(u32, Range<u64>, &Value<bool>, &ResultQueue) -> Result<()>,

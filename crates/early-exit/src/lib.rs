@@ -10,8 +10,22 @@
 //! lock, check, set, so that two workers finding an answer at once cannot both win.
 //!
 //! **Start with [`lesson`]**: the lecture's code (`searchForPrimes`, lock-check-set, the
-//! unsafe set without the lock, the main block), short and close to the Python. The rest
-//! runs and measures that very code:
+//! unsafe set without the lock, the main block), short and close to the Python. Example 27.1
+//! in full, as the lecture runs it:
+//!
+//! ```
+//! use early_exit::lesson::{lock_check_set, main, search_for_primes};
+//! let (results, elapsed) = main(4, 100_000, |i, range, flag, queue| {
+//!     search_for_primes(i, range, flag, queue, lab_support::is_prime, lock_check_set)
+//! })?;
+//! if let Some((worker_id, prime)) = results.first() {
+//!     println!("Worker {worker_id} found prime {prime} in {:.3}s", elapsed.as_secs_f64());
+//! }
+//! # assert_eq!(results.len(), 1); // lock-check-set: exactly one winner
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+//!
+//! The rest runs and measures that very code:
 //!
 //! | module | what |
 //! |---|---|
