@@ -117,6 +117,7 @@ where
 }
 // ANCHOR_END: example_27_1_main
 
+// ANCHOR: found_flag
 /// What a worker needs from the shared "found" flag: Python's `Value('b', False)`.
 /// coord-core's [`Value<bool>`] is one; so are the measured runs' atomic flag and stand-ins.
 pub trait FoundFlag {
@@ -142,6 +143,7 @@ impl FoundFlag for Value<bool> {
 
 /// Python's `resultQueue`: the winner puts `(worker id, prime)` on it.
 pub type ResultQueue = Queue<(u32, u64)>;
+// ANCHOR_END: found_flag
 
 /// How a worker that found a prime claims the win: [`lock_check_set`] or [`unsafe_set`].
 /// Returns whether this worker won.

