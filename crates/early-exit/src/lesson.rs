@@ -143,8 +143,8 @@ impl FoundFlag for Value<bool> {
 
 /// Python's `resultQueue`: the winner puts `(worker id, prime)` on it.
 pub type ResultQueue = Queue<(u32, u64)>;
-// ANCHOR_END: found_flag
 
 /// How a worker that found a prime claims the win: [`lock_check_set`] or [`unsafe_set`].
 /// Returns whether this worker won.
 pub type ClaimWin<F> = fn(&F, &ResultQueue, (u32, u64)) -> Result<bool>;
+// ANCHOR_END: found_flag
