@@ -1,18 +1,10 @@
 //! `cargo run -p early-exit`: Lecture 27, Concept 2.1 and Example 27.1, run for real.
-//! Parses arguments, calls the scenarios in the library, prints tables (or one JSON object).
+//! Parses arguments, runs the plan of sections, prints tables (or one JSON object).
 
 use anyhow::Result;
-use clap::{Parser, ValueEnum};
-use early_exit::report::{self, Plan};
-use early_exit::{FlagKind, Target};
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum FlagArg {
-    /// Value<bool>: every read takes the lock (Python's default Value)
-    Locked,
-    /// RawValue<bool>: every read is one atomic load
-    Atomic,
-}
+use clap::Parser;
+use early_exit::scenarios::plan::{self, Plan};
+use early_exit::{FlagKind, claims, render};
 
 /// Lecture 27, Concept 2.1 / Example 27.1: first found wins, and the other workers stop.
 ///
@@ -38,8 +30,8 @@ struct Args {
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     work: u32,
     /// How workers read the shared flag in the search and the race
-    #[arg(long, value_enum, default_value_t = FlagArg::Locked)]
-    flag: FlagArg,
+    #[arg(long, value_enum, default_value_t = FlagKind::Locked)]
+    flag: FlagKind,
     /// Section: the search without early exit, side by side with the early-exit run
     #[arg(long)]
     no_early_exit: bool,
@@ -64,59 +56,43 @@ struct Args {
 }
 
 fn main() {
-    // First thing, before any thread or child exists: `early-exit | head -3` then ends
-    // quietly instead of failing on "Broken pipe".
-    // Our worker processes die with us (coord-core sets PR_SET_PDEATHSIG on them).
+    // First, before any thread or child exists: `early-exit | head -3` then ends quietly
+    // instead of failing on "Broken pipe". Workers die with us (PR_SET_PDEATHSIG).
     lab_support::restore_default_sigpipe();
-    let args = Args::parse();
-    if let Err(e) = run(&args) {
+    if let Err(e) = run(&Args::parse()) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
 }
 
 fn run(a: &Args) -> Result<()> {
-    early_exit::check_shape(a.workers as usize, a.range)?;
+    let (workers, focused) = (a.workers as usize, a.no_early_exit || a.smallest || a.unsafe_set);
+    early_exit::check_shape(workers, a.range)?;
     if let Some(n) = a.needle {
-        early_exit::check_needle(a.workers as usize, a.range, n)?;
+        early_exit::check_needle(workers, a.range, n)?;
     }
-    let focused = a.no_early_exit || a.smallest || a.unsafe_set;
-    let targets = match (a.needle, a.density) {
-        (_, Some(d)) => vec![Target::Density(d)],
-        (Some(n), None) => vec![Target::Needle(n)],
-        // The lecture's case (found at position 1,000), then a late needle: the middle of the
-        // last range, so that every worker is busy when the flag goes up.
-        (None, None) => vec![
-            Target::Needle(1000.min(a.range - 1)),
-            Target::Needle((a.workers as u64 - 1) * a.range + a.range / 2), // fits: check_shape
-        ],
-    };
-    let plan = Plan {
+    let p = Plan {
         example: !focused,
         compare: !focused || a.no_early_exit,
         flag_cost: !focused,
         race: !focused || a.unsafe_set,
         smallest: !focused || a.smallest,
-        workers: a.workers as usize,
+        workers,
         range_len: a.range,
-        targets,
+        targets: plan::targets(a.needle, a.density, workers, a.range),
         smallest_density: a.density.unwrap_or(25_000),
         work: a.work,
-        flag: match a.flag {
-            FlagArg::Locked => FlagKind::Locked,
-            FlagArg::Atomic => FlagKind::Atomic,
-        },
+        flag: a.flag,
         runs: if a.quick { a.runs.min(50) } else { a.runs } as usize,
         reps: if a.quick { a.reps.min(3) } else { a.reps } as usize,
     };
-    let results = report::run_plan(&plan)?;
-    if a.json {
-        println!(
+    let results = plan::run_plan(&p)?;
+    match a.json {
+        true => println!(
             "{}",
-            serde_json::to_string_pretty(&report::to_json(&plan, &results))?
-        );
-    } else {
-        print!("{}", report::render(&plan, &results));
+            serde_json::to_string_pretty(&claims::to_json(&p, &results))?
+        ),
+        false => print!("{}", render::render(&p, &results)),
     }
     Ok(())
 }

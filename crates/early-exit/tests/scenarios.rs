@@ -1,6 +1,6 @@
 //! The scenarios, run with real processes: exactly one winner, valid results, the true
 //! minimum, early exit saving work (counted, never timed), and no process left behind.
-//! Every wait inside the scenarios is bounded (start gate and joins time out).
+//! Every wait inside the scenarios is bounded (the start barrier and the joins time out).
 
 use coord_core::pid_alive;
 use early_exit::{
