@@ -3,9 +3,10 @@
 
 use std::io::Write;
 
+use anyhow::Context;
 use clap::Parser;
 use poison_pill::config::{Choice, Config, MAX_TASK_US, MAX_TASKS, MAX_WORKERS};
-use poison_pill::{claims, render, scenarios};
+use poison_pill::{claims, lanes, render, scenarios};
 
 /// Lecture 27, Concept 1.1: a pool of worker processes stopped through its own task queue
 /// (one Stop message per worker), and what goes wrong with the alternatives.
@@ -35,6 +36,13 @@ struct Args {
     /// A smaller run for CI and the claims checker: 80 tasks of 500 µs, a 200 ms join wait
     #[arg(long, conflicts_with_all = ["tasks", "task_us", "join_wait_ms"])]
     quick: bool,
+    /// After each run shown in detail, draw it: one lane per process, time left to right
+    /// (width from $COLUMNS or the terminal, else 100; colour only on a terminal)
+    #[arg(long)]
+    timeline: bool,
+    /// Write the first run's timeline as an SVG file (every lane named, exact times in tooltips)
+    #[arg(long, value_name = "FILE")]
+    timeline_svg: Option<std::path::PathBuf>,
 }
 
 fn main() {
@@ -60,6 +68,22 @@ fn run(a: &Args) -> anyhow::Result<i32> {
         let r = scenarios::run(&cfg, *mode)?;
         if !a.json && i < detailed {
             emit(&format!("\n{}", render::details(&r)));
+            if a.timeline {
+                let width = timeline::term_width();
+                emit(&format!("\n{}", lanes::text(&r, width, timeline::color_wanted())));
+            }
+        }
+        if i == 0
+            && let Some(path) = &a.timeline_svg
+        {
+            std::fs::write(path, lanes::svg(&r))
+                .with_context(|| format!("writing the timeline SVG to {}", path.display()))?;
+            if !a.json {
+                emit(&format!(
+                    "\n    (timeline of this run written to {})\n",
+                    path.display()
+                ));
+            }
         }
         runs.push(r);
     }
