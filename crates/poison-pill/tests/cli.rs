@@ -314,3 +314,123 @@ fn bad_arguments_fail_with_a_clear_message() {
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
 }
+
+/// A file name of this test run's own in the temp directory.
+fn temp_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("poison-pill-{}-{name}", std::process::id()))
+}
+
+/// One run, three views of it: the report's accounting (from the result queue), the report's
+/// per-lane event counts (from the shared-memory event log), and the SVG drawn from that log.
+/// They must agree lane by lane.
+fn timeline_matches_report(mode: &str, task_us: &str) -> Value {
+    let svg_path = temp_path(&format!("{mode}.svg"));
+    let (out, v) = run_json(&[
+        "--shutdown",
+        mode,
+        "--workers",
+        "3",
+        "--tasks",
+        "40",
+        "--task-us",
+        task_us,
+        "--timeline-svg",
+        svg_path.to_str().unwrap(),
+    ]);
+    let svg = std::fs::read_to_string(&svg_path).expect("the SVG was written");
+    let _ = std::fs::remove_file(&svg_path);
+    assert!(out.status.success(), "stderr: {}", out.stderr);
+    let r = single_run(&v).clone();
+    check_run(&r);
+    let drawn = timeline::svg::check(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
+    let lanes = r["timeline"].as_array().unwrap();
+    let names: Vec<&str> = lanes.iter().map(|l| l["lane"].as_str().unwrap()).collect();
+    assert_eq!(names, ["parent", "w0", "w1", "w2"]);
+    assert_eq!(drawn.names(), names, "the SVG names every lane");
+    let count = |lane: &Value, k: &str| lane["counts"][k].as_u64().unwrap_or(0);
+    for (w, lane) in r["workers"].as_array().unwrap().iter().zip(&lanes[1..]) {
+        let name = lane["lane"].as_str().unwrap();
+        assert_eq!(name, format!("w{}", u(&w["index"])));
+        assert_eq!(u(&lane["overflow"]), 0);
+        assert_eq!(count(lane, "done"), u(&w["tasks_done"]), "{name}: {r}");
+        assert_eq!(count(lane, "stop_read"), u(&w["stops_read"]), "{name}");
+        assert_eq!(count(lane, "start"), 1, "{name}");
+        assert_eq!(drawn.count(name, "task") as u64, count(lane, "task"), "{name}");
+        assert_eq!(drawn.count(name, "stop_read") as u64, count(lane, "stop_read"));
+        assert_eq!(drawn.count(name, "flag_seen") as u64, count(lane, "flag_seen"));
+    }
+    r
+}
+
+#[test]
+fn pill_timeline_lanes_and_counts_match_the_runs_own_report() {
+    let r = timeline_matches_report("pill", "200");
+    for lane in &r["timeline"].as_array().unwrap()[1..] {
+        assert_eq!(lane["counts"]["stop_read"], 1, "{lane}");
+        assert_eq!(lane["counts"]["exit"], 1, "{lane}");
+    }
+    assert_eq!(r["timeline"][0]["counts"]["stops_put"], 1);
+}
+
+#[test]
+fn side_channel_timeline_shows_each_worker_seeing_the_flag() {
+    // 40 tasks of 20 ms for 3 workers: the flag, set right after the last put, cannot find the
+    // queue empty.
+    let r = timeline_matches_report("side-channel", "20000");
+    assert!(
+        !r["accounting"]["left_in_queue_ids"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    for lane in &r["timeline"].as_array().unwrap()[1..] {
+        assert_eq!(lane["counts"]["flag_seen"], 1, "{lane}");
+    }
+}
+
+#[test]
+fn timeline_text_has_a_lane_per_process_and_says_what_it_shows() {
+    let out = run_in_group(
+        Command::new(env!("CARGO_BIN_EXE_poison-pill"))
+            .args([
+                "--shutdown",
+                "pill",
+                "--workers",
+                "4",
+                "--tasks",
+                "40",
+                "--task-us",
+                "200",
+                "--timeline",
+            ])
+            .env("COLUMNS", "80"),
+        DEADLINE,
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    let s = &out.stdout;
+    assert!(!s.contains('\x1b'), "no colour into a pipe");
+    for lane in ["parent  ", "w0      ", "w1      ", "w2      ", "w3      "] {
+        assert!(s.lines().any(|l| l.starts_with(lane)), "no lane {lane:?}:\n{s}");
+    }
+    assert!(s.contains("legend:"), "{s}");
+    assert!(
+        s.contains("in 4 of 4 lanes the Stop (P) was read after the lane's last task"),
+        "{s}"
+    );
+    // The chart rows fit the 80 columns asked for.
+    let chart = s.lines().skip_while(|l| !l.starts_with("ms ")).take(7);
+    assert!(
+        chart.clone().count() == 7 && chart.clone().all(|l| l.chars().count() <= 80),
+        "{s}"
+    );
+    for row in s
+        .lines()
+        .filter(|l| l.starts_with('w') && l.contains('='))
+        .take(4)
+    {
+        assert!(
+            row.trim_end().ends_with('P'),
+            "a worker lane ends on its Stop: {row:?}"
+        );
+    }
+}
