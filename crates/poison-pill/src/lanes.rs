@@ -200,8 +200,8 @@ pub fn what_it_shows(r: &RunReport) -> Vec<String> {
                 })
                 .collect();
             out.push(format!(
-                "What the lanes show: terminate() (K) hit {} lane(s) in the middle of a task: {}.\n\
-                 Those tasks end in an unfinished bar and never come back.",
+                "What the lanes show: terminate() (K) hit {} lane(s) in the middle of a task:\n\
+                 {}. Those tasks end in an unfinished bar and never come back.",
                 mid.len(),
                 if mid.is_empty() {
                     "none this run".into()

@@ -1,7 +1,7 @@
 //! `cargo run -p poison-pill`: Lecture 27, Concept 1.1. Thin: parse, run the scenarios in the
 //! library, print.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anyhow::Context;
 use clap::Parser;
@@ -43,6 +43,14 @@ struct Args {
     /// Write the first run's timeline as an SVG file (every lane named, exact times in tooltips)
     #[arg(long, value_name = "FILE")]
     timeline_svg: Option<std::path::PathBuf>,
+    /// Class mode: one small scenario in three steps, a question for the room before each
+    /// answer; Enter reveals it (no pause when stdin is not a terminal)
+    #[arg(long, conflicts_with_all = ["tasks", "task_us", "shutdown", "json", "quick", "timeline_svg", "join_wait_ms"])]
+    class: bool,
+    /// Class mode: the seed of the task sizes (the same seed, the same workload; the schedule
+    /// is the machine's)
+    #[arg(long, default_value_t = 1, requires = "class")]
+    seed: u64,
 }
 
 fn main() {
@@ -54,6 +62,9 @@ fn main() {
 }
 
 fn run(a: &Args) -> anyhow::Result<i32> {
+    if a.class {
+        return class(a);
+    }
     let cfg = match a.quick {
         true => Config::quick(a.workers),
         false => Config::new(a.workers, a.tasks, a.task_us, a.join_wait_ms),
@@ -107,4 +118,30 @@ fn emit(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
+}
+
+/// `--class`: the steps print as they go; Enter between them only on a terminal.
+fn class(a: &Args) -> anyhow::Result<i32> {
+    let interactive = std::io::stdin().is_terminal();
+    let mut pause = || {
+        if interactive {
+            emit("[Enter to reveal] ");
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+        }
+    };
+    let width = timeline::term_width();
+    let kept = poison_pill::class::run(
+        a.workers,
+        a.seed,
+        width,
+        timeline::color_wanted(),
+        &mut |s| emit(s),
+        &mut pause,
+    )?;
+    let left = scenarios::children_left();
+    if !left.is_empty() {
+        emit(&format!("processes left behind: {left:?}\n"));
+    }
+    Ok(if kept && left.is_empty() { 0 } else { 1 })
 }

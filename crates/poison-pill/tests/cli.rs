@@ -433,3 +433,39 @@ fn timeline_text_has_a_lane_per_process_and_says_what_it_shows() {
         assert!(row.rfind('=') < Some(stop), "a task after the Stop: {row:?}");
     }
 }
+
+#[test]
+fn class_mode_runs_end_to_end_with_stdin_closed() {
+    // run_in_group closes stdin, so no pause may wait for Enter; past 20 s it kills the run
+    // and fails the test.
+    let out = run_in_group(
+        Command::new(env!("CARGO_BIN_EXE_poison-pill"))
+            .args(["--class", "--seed", "7"])
+            .env("COLUMNS", "90"),
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "{}\n{}", out.stdout, out.stderr);
+    let s = &out.stdout;
+    assert!(!s.contains('\x1b') && !s.contains("[Enter"), "{s}");
+    assert!(s.contains("--seed 7 always gives these sizes"), "{s}");
+    // Three steps, each: a question, then the timeline, then the answer; at most 25 lines.
+    let steps: Vec<&str> = s.split("\nStep ").skip(1).collect();
+    assert_eq!(steps.len(), 3, "{s}");
+    for (step, shows) in steps.iter().zip(["P", "F", "K"]) {
+        let q = step.find("Question for the room: ").expect("a question");
+        let chart = step.find("\nms ").expect("a timeline");
+        let a = step.find("\nAnswer: ").expect("an answer");
+        assert!(q < chart && chart < a, "question, timeline, answer: {step}");
+        let lines = step.trim_end().lines().count();
+        let lines = lines - if step.contains("Take away") { 3 } else { 0 };
+        assert!(lines <= 25, "{lines} lines:\n{step}");
+        assert!(
+            step.lines().any(|l| l.starts_with("w0 ") && l.contains(shows)),
+            "{step}"
+        );
+    }
+    assert!(
+        steps[0].contains("Answer: 0 of 24 lost, in every one of 5 runs"),
+        "{s}"
+    );
+}

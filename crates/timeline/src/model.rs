@@ -247,6 +247,17 @@ impl Timeline {
             .collect()
     }
 
+    /// The kinds that occur in some lane (a Begin counts when it opens a span), in list
+    /// order: what the legend lists.
+    pub fn kinds_present(&self) -> Vec<Kind> {
+        self.kinds
+            .iter()
+            .filter(|k| k.shape != Shape::End)
+            .filter(|k| self.lanes.iter().any(|l| l.of(k.code).next().is_some()))
+            .copied()
+            .collect()
+    }
+
     /// How many events of the kind named `name` lane `lane` holds (0 for an unknown name).
     pub fn count(&self, lane: &Lane, name: &str) -> usize {
         self.code(name).map_or(0, |c| lane.of(c).count())

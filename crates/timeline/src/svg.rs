@@ -13,6 +13,10 @@ const WIDTH: f64 = 960.0;
 const LANE_H: f64 = 30.0;
 const TOP: f64 = 56.0;
 
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
 /// Escapes text for an XML attribute or element.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -39,9 +43,8 @@ pub fn render(t: &Timeline, title: &str) -> String {
     let x = |ns: u64| left + (ns.saturating_sub(t0)) as f64 / span * plot_w;
     let lanes_end = TOP + LANE_H * t.lanes.len() as f64;
     let legend: Vec<String> = t
-        .kinds
+        .kinds_present()
         .iter()
-        .filter(|k| k.shape != Shape::End)
         .map(|k| match k.shape {
             Shape::Begin => format!("bar: {} (dark strip: the part on a CPU)", k.label),
             _ => format!("{}: {}", k.symbol, k.label),
@@ -103,8 +106,22 @@ pub fn render(t: &Timeline, title: &str) -> String {
             let (x0, x1) = (x(sp.begin.t_ns), x(sp.end.t_ns));
             let w = (x1 - x0).max(1.0);
             let (fill, how) = match sp.closed {
-                true => ("#90caf9", ""),
-                false => ("#ef9a9a", ", never finished"),
+                true => (
+                    "#90caf9",
+                    format!(
+                        ": {:.2} ms, {:.2} ms of it on a CPU",
+                        ms(sp.wall_ns()),
+                        ms(sp.cpu_ns().min(sp.wall_ns()))
+                    ),
+                ),
+                // Killed in it: no CPU reading at the end.
+                false => (
+                    "#ef9a9a",
+                    format!(
+                        ", never finished: {:.2} ms until the lane's end",
+                        ms(sp.wall_ns())
+                    ),
+                ),
             };
             let cpu_share = match sp.wall_ns() {
                 0 => 1.0,
@@ -112,14 +129,12 @@ pub fn render(t: &Timeline, title: &str) -> String {
             };
             let _ = writeln!(
                 s,
-                r##"<rect class="span" data-kind="{kname}" x="{x0:.1}" y="{:.1}" width="{w:.1}" height="14" fill="{fill}" stroke="#1565c0" stroke-width="0.5"><title>{name}: {kname} {} at {:.2} ms{how}: {:.2} ms, {:.2} ms of it on a CPU</title></rect>"##,
+                r##"<rect class="span" data-kind="{kname}" x="{x0:.1}" y="{:.1}" width="{w:.1}" height="14" fill="{fill}" stroke="#1565c0" stroke-width="0.5"><title>{name}: {kname} {} at {:.2} ms{how}</title></rect>"##,
                 yc - 7.0,
                 sp.begin.arg,
-                (sp.begin.t_ns - t0) as f64 / 1e6,
-                sp.wall_ns() as f64 / 1e6,
-                sp.cpu_ns().min(sp.wall_ns()) as f64 / 1e6
+                ms(sp.begin.t_ns - t0),
             );
-            if w >= 2.0 {
+            if w >= 2.0 && sp.closed {
                 let _ = writeln!(
                     s,
                     r##"<rect class="cpu" x="{x0:.1}" y="{:.1}" width="{:.1}" height="4" fill="#0d47a1"/>"##,

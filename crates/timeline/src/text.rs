@@ -59,10 +59,19 @@ pub(crate) fn fmt_ms(v: f64, step: f64) -> String {
     format!("{v:.decimals$}")
 }
 
-/// Draws `t` in `width` columns (names included): an axis in ms from the first event, one row
-/// per lane, the legend, and per lane its counts and its busy time split into CPU time and
-/// waiting for a core. The same events always give the same text.
+/// Draws `t` in `width` columns (names included): the [`chart`], then per lane its counts and
+/// its time in finished spans split into CPU time and waiting for a core. The same events
+/// always give the same text.
 pub fn render(t: &Timeline, width: usize, color: bool) -> String {
+    let mut s = chart(t, width, color);
+    if t.bounds().is_some() {
+        s.push_str(&summary(t));
+    }
+    s
+}
+
+/// The picture alone: an axis in ms from the first event, one row per lane, the legend.
+pub fn chart(t: &Timeline, width: usize, color: bool) -> String {
     let mut s = String::new();
     let Some((t0, t1)) = t.bounds() else {
         return "(no events recorded)\n".into();
@@ -145,10 +154,8 @@ pub fn render(t: &Timeline, width: usize, color: bool) -> String {
 
     // Legend, wrapped to the width.
     let mut items = Vec::new();
-    for k in &t.kinds {
-        if k.shape != Shape::End {
-            items.push(format!("{} {}", k.symbol, k.label));
-        }
+    for k in t.kinds_present() {
+        items.push(format!("{} {}", k.symbol, k.label));
     }
     items.push(format!("{IDLE} {}", t.idle_label));
     let mut line = String::from("legend:");
@@ -161,8 +168,20 @@ pub fn render(t: &Timeline, width: usize, color: bool) -> String {
         line.push_str(&it);
     }
     let _ = writeln!(s, "{line}");
+    s
+}
 
-    // Per lane: counts, then busy time as CPU time and waiting for a core.
+/// Per lane: its counts, then the time in finished spans as CPU time and waiting for a core.
+pub fn summary(t: &Timeline) -> String {
+    let mut s = String::new();
+    let name_w = t
+        .lanes
+        .iter()
+        .map(|l| l.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(6)
+        + 2;
     for lane in &t.lanes {
         let counts: Vec<String> = t
             .counts(lane)
@@ -171,7 +190,8 @@ pub fn render(t: &Timeline, width: usize, color: bool) -> String {
             .map(|(name, n)| format!("{name} {n}"))
             .collect();
         let mut row = format!("{:<name_w$}{}", lane.name, counts.join(", "));
-        let spans = t.spans(lane);
+        // A span that never ended (killed) has no CPU reading at its end: left out.
+        let spans: Vec<_> = t.spans(lane).into_iter().filter(|s| s.closed).collect();
         if !spans.is_empty() {
             let wall: u64 = spans.iter().map(|s| s.wall_ns()).sum();
             let cpu: u64 = spans.iter().map(|s| s.cpu_ns()).sum::<u64>().min(wall);
@@ -218,7 +238,7 @@ legend:   P read its Stop   K killed   S Stops sent
           j joined <all>   = working on a task   . waiting
 parent  sent 1, joined 2
 w0      stop 1, task 2, done 2; in spans 20.0 ms: 10.0 ms on a CPU, 50% waiting for a core
-w1      kill 1, task 1; in spans 32.0 ms: 32.0 ms on a CPU, 0% waiting for a core
+w1      kill 1, task 1
 ";
         assert_eq!(got, want, "\n{got}");
         assert_eq!(got, render(&sample(), 60, false));

@@ -102,6 +102,13 @@ struct Ended {
 
 /// Runs one mode with real processes and accounts for every task.
 pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
+    run_sized(cfg, mode, &|_| cfg.task_us)
+}
+
+/// As [`run`], with task `id` costing `work_us(id)` µs instead of `cfg.task_us` (the class
+/// mode's seeded workload; keep each at most about `cfg.task_us * 2`, the run's time bounds
+/// assume so).
+pub fn run_sized(cfg: &Config, mode: Shutdown, work_us: &dyn Fn(u32) -> u32) -> anyhow::Result<RunReport> {
     cfg.validate()?;
     let n = cfg.workers as usize;
     let tasks: Queue<Msg> = Queue::new().context("creating the task queue")?;
@@ -150,7 +157,7 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
         tasks
             .put(&Msg::Task {
                 id,
-                work_us: cfg.task_us,
+                work_us: work_us(id),
             })
             .context("putting a task")?;
         if id % 32 == 31 {
