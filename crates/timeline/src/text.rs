@@ -60,7 +60,7 @@ pub(crate) fn fmt_ms(v: f64, step: f64) -> String {
 }
 
 /// Draws `t` in `width` columns (names included): the [`chart`], then per lane its counts and
-/// its time in finished spans split into CPU time and waiting for a core. The same events
+/// its time in finished spans ("busy") split into CPU time and waiting for a core. The same events
 /// always give the same text.
 pub fn render(t: &Timeline, width: usize, color: bool) -> String {
     let mut s = chart(t, width, color);
@@ -183,18 +183,30 @@ pub fn summary(t: &Timeline) -> String {
         .max(6)
         + 2;
     for lane in &t.lanes {
-        let counts: Vec<String> = t
-            .counts(lane)
-            .into_iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(name, n)| format!("{name} {n}"))
-            .collect();
+        // Spans first ("task 59", with how many never finished), then the marks.
+        let spans = t.spans(lane);
+        let mut counts: Vec<String> = Vec::new();
+        for k in t.kinds.iter().filter(|k| k.shape == Shape::Begin) {
+            let of_kind = || spans.iter().filter(|s| s.begin.kind == k.code);
+            let (n, open) = (of_kind().count(), of_kind().filter(|s| !s.closed).count());
+            match (n, open) {
+                (0, _) => {}
+                (n, 0) => counts.push(format!("{} {n}", k.name)),
+                (n, u) => counts.push(format!("{} {n} ({u} never finished)", k.name)),
+            }
+        }
+        for k in t.kinds.iter().filter(|k| k.shape == Shape::Mark) {
+            match lane.of(k.code).count() {
+                0 => {}
+                n => counts.push(format!("{} {n}", k.name)),
+            }
+        }
         let mut row = format!("{:<name_w$}{}", lane.name, counts.join(", "));
         // A span that never ended (killed) has no CPU reading at its end: left out.
-        let spans: Vec<_> = t.spans(lane).into_iter().filter(|s| s.closed).collect();
-        if !spans.is_empty() {
-            let wall: u64 = spans.iter().map(|s| s.wall_ns()).sum();
-            let cpu: u64 = spans.iter().map(|s| s.cpu_ns()).sum::<u64>().min(wall);
+        let closed: Vec<_> = spans.iter().filter(|s| s.closed).collect();
+        if !closed.is_empty() {
+            let wall: u64 = closed.iter().map(|s| s.wall_ns()).sum();
+            let cpu: u64 = closed.iter().map(|s| s.cpu_ns()).sum::<u64>().min(wall);
             let waiting = if wall > 0 {
                 100.0 * (wall - cpu) as f64 / wall as f64
             } else {
@@ -202,7 +214,7 @@ pub fn summary(t: &Timeline) -> String {
             };
             let _ = write!(
                 row,
-                "; in spans {:.1} ms: {:.1} ms on a CPU, {waiting:.0}% waiting for a core",
+                " | busy {:.1} ms, on a CPU {:.1} ms: {waiting:.0}% waiting for a core",
                 wall as f64 / 1e6,
                 cpu as f64 / 1e6
             );
@@ -237,8 +249,8 @@ w1       ================================K
 legend:   P read its Stop   K killed   S Stops sent
           j joined <all>   = working on a task   . waiting
 parent  sent 1, joined 2
-w0      stop 1, task 2, done 2; in spans 20.0 ms: 10.0 ms on a CPU, 50% waiting for a core
-w1      kill 1, task 1
+w0      task 2, stop 1 | busy 20.0 ms, on a CPU 10.0 ms: 50% waiting for a core
+w1      task 1 (1 never finished), kill 1
 ";
         assert_eq!(got, want, "\n{got}");
         assert_eq!(got, render(&sample(), 60, false));
