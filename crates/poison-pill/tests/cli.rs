@@ -469,3 +469,23 @@ fn class_mode_runs_end_to_end_with_stdin_closed() {
         "{s}"
     );
 }
+
+/// The SVG timelines the book shows (docs/capture.sh writes them): each must parse as SVG and
+/// name every lane; the pill's shows one Stop read in every worker lane, the side channel's
+/// the flag seen in every worker lane.
+#[test]
+fn the_books_timeline_svgs_are_valid_and_name_every_lane() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/src/timelines");
+    for (file, each_worker) in [
+        ("poison_pill.svg", "stop_read"),
+        ("poison_pill_side_channel.svg", "flag_seen"),
+    ] {
+        let path = dir.join(file);
+        let svg = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let c = timeline::svg::check(&svg).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(c.names(), ["parent", "w0", "w1", "w2", "w3"], "{file}");
+        for w in &c.names()[1..] {
+            assert_eq!(c.count(w, each_worker), 1, "{file}: lane {w}");
+        }
+    }
+}

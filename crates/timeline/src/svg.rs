@@ -143,24 +143,38 @@ pub fn render(t: &Timeline, title: &str) -> String {
                 );
             }
         }
-        for e in &lane.events {
+        let marks: Vec<(f64, usize, &crate::model::Event)> = lane
+            .events
+            .iter()
+            .filter(|e| t.kind(e.kind).is_some_and(|k| k.shape == Shape::Mark))
+            .map(|e| (x(e.t_ns), t.rank(e.kind), e))
+            .collect();
+        for &(xe, rank, e) in &marks {
             let Some(k) = t.kind(e.kind) else { continue };
-            if k.shape != Shape::Mark {
-                continue;
-            }
-            let xe = x(e.t_ns);
-            let sym = escape(&k.symbol.to_string());
+            // A letter next to a stronger mark's letter would overprint it: only the tick and
+            // the tooltip then.
+            let crowded = marks
+                .iter()
+                .any(|&(xo, ro, _)| ro < rank && (xo - xe).abs() < 9.0);
+            let letter = match crowded {
+                true => String::new(),
+                false => format!(
+                    r#"<text x="{xe:.1}" y="{:.1}" text-anchor="middle" fill="{}" font-weight="bold">{}</text>"#,
+                    yc - 11.0,
+                    k.color.hex(),
+                    escape(&k.symbol.to_string())
+                ),
+            };
             let _ = writeln!(
                 s,
-                r#"<g class="mark" data-kind="{}"><line x1="{xe:.1}" y1="{:.1}" x2="{xe:.1}" y2="{:.1}" stroke="{c}" stroke-width="2"/><text x="{xe:.1}" y="{:.1}" text-anchor="middle" fill="{c}" font-weight="bold">{sym}</text><title>{name}: {} at {:.3} ms (arg {})</title></g>"#,
+                r#"<g class="mark" data-kind="{}"><line x1="{xe:.1}" y1="{:.1}" x2="{xe:.1}" y2="{:.1}" stroke="{}" stroke-width="2"/>{letter}<title>{name}: {} at {:.3} ms (arg {})</title></g>"#,
                 k.name,
                 yc - 9.0,
                 yc + 9.0,
-                yc - 11.0,
+                k.color.hex(),
                 escape(k.label),
                 (e.t_ns - t0) as f64 / 1e6,
                 e.arg,
-                c = k.color.hex()
             );
         }
         if lane.overflow > 0 {

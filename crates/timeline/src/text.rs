@@ -115,7 +115,9 @@ pub fn chart(t: &Timeline, width: usize, color: bool) -> String {
     let _ = writeln!(s, "{:<name_w$}{}", "ms", labels.trim_end());
     let _ = writeln!(s, "{:<name_w$}{}", "", ruler.into_iter().collect::<String>());
 
-    // Lanes.
+    // Lanes. `drawn`: the kinds that show somewhere, for the legend (a mark hidden under a
+    // stronger one in the same column is not listed).
+    let mut drawn: Vec<u8> = Vec::new();
     for lane in &t.lanes {
         let mut cells: Vec<(char, Option<Color>, usize)> = vec![(' ', None, usize::MAX); cols];
         if let Some((a, b)) = lane.bounds() {
@@ -124,6 +126,7 @@ pub fn chart(t: &Timeline, width: usize, color: bool) -> String {
             }
         }
         for sp in t.spans(lane) {
+            drawn.push(sp.begin.kind);
             let sym = t.kind(sp.begin.kind).map_or('=', |k| k.symbol);
             for c in &mut cells[col(sp.begin.t_ns)..=col(sp.end.t_ns)] {
                 c.0 = sym;
@@ -140,6 +143,7 @@ pub fn chart(t: &Timeline, width: usize, color: bool) -> String {
                 *cell = (k.symbol, Some(k.color), rank);
             }
         }
+        drawn.extend(cells.iter().filter(|c| c.1.is_some()).map(|c| t.kinds[c.2].code));
         let mut row = format!("{:<name_w$}", lane.name);
         for (ch, c, _) in cells {
             match c {
@@ -154,7 +158,7 @@ pub fn chart(t: &Timeline, width: usize, color: bool) -> String {
 
     // Legend, wrapped to the width.
     let mut items = Vec::new();
-    for k in t.kinds_present() {
+    for k in t.kinds_present().iter().filter(|k| drawn.contains(&k.code)) {
         items.push(format!("{} {}", k.symbol, k.label));
     }
     items.push(format!("{IDLE} {}", t.idle_label));
