@@ -38,7 +38,7 @@ struct Args {
     quick: bool,
     /// After each run shown in detail, draw it: one lane per process, time left to right
     /// (width from $COLUMNS or the terminal, else 100; colour only on a terminal)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json")]
     timeline: bool,
     /// Write the first run's timeline as an SVG file (every lane named, exact times in tooltips)
     #[arg(long, value_name = "FILE")]
