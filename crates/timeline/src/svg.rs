@@ -203,7 +203,7 @@ pub fn render(t: &Timeline, title: &str) -> String {
     s
 }
 
-/// What [`check`] found in an SVG timeline.
+/// What `check` (feature `check`) found in an SVG timeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
     /// Lane name, then how many spans and marks of each kind it holds (`(kind, count)`).
