@@ -59,6 +59,22 @@ for mode in terminate side-channel none; do
         run -p poison-pill -- --shutdown "$mode"
 done
 
+# Timelines: the text lanes and, from the very same run, the SVG the page shows (checked in
+# under docs/src/timelines/, so the book serves it; a test parses it).
+mkdir -p docs/src/timelines
+capture timeline_poison_pill \
+    "cargo run -p poison-pill -- --shutdown pill --timeline --timeline-svg docs/src/timelines/poison_pill.svg" -- \
+    env COLUMNS=100 cargo run -q -p poison-pill -- --shutdown pill --timeline \
+    --timeline-svg docs/src/timelines/poison_pill.svg
+extract timeline_poison_pill_lanes timeline_poison_pill '^    Timeline:' '^Try:'
+capture timeline_poison_pill_side_channel \
+    "cargo run -p poison-pill -- --shutdown side-channel --timeline --timeline-svg docs/src/timelines/poison_pill_side_channel.svg" -- \
+    env COLUMNS=100 cargo run -q -p poison-pill -- --shutdown side-channel --timeline \
+    --timeline-svg docs/src/timelines/poison_pill_side_channel.svg
+extract timeline_poison_pill_side_channel_lanes timeline_poison_pill_side_channel '^    Timeline:' '^Try:'
+capture class_poison_pill "cargo run -p poison-pill -- --class < /dev/null" -- \
+    env COLUMNS=100 cargo run -q -p poison-pill -- --class < /dev/null
+
 capture early_exit "cargo run -p early-exit" -- run -p early-exit
 extract early_exit_example early_exit '^== Example 27\.1' '^== '
 

@@ -23,9 +23,13 @@
 //! | [`scenarios`] | the instrumented runs: forked workers, start gate, accounting |
 //! | [`claims`] | a run's figures against the lecture's claims; the `--json` document |
 //! | [`render`] | the text output |
+//! | [`class`] | `--class`: one scenario for a room, a question before each reveal |
+//! | [`lanes`] | the run as a timeline: one lane per process (`--timeline`, `--timeline-svg`) |
 
 pub mod claims;
+pub mod class;
 pub mod config;
+pub mod lanes;
 pub mod lesson;
 pub mod render;
 pub mod scenarios;

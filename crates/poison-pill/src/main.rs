@@ -1,11 +1,12 @@
 //! `cargo run -p poison-pill`: Lecture 27, Concept 1.1. Thin: parse, run the scenarios in the
 //! library, print.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
+use anyhow::Context;
 use clap::Parser;
 use poison_pill::config::{Choice, Config, MAX_TASK_US, MAX_TASKS, MAX_WORKERS};
-use poison_pill::{claims, render, scenarios};
+use poison_pill::{claims, lanes, render, scenarios};
 
 /// Lecture 27, Concept 1.1: a pool of worker processes stopped through its own task queue
 /// (one Stop message per worker), and what goes wrong with the alternatives.
@@ -35,6 +36,21 @@ struct Args {
     /// A smaller run for CI and the claims checker: 80 tasks of 500 µs, a 200 ms join wait
     #[arg(long, conflicts_with_all = ["tasks", "task_us", "join_wait_ms"])]
     quick: bool,
+    /// After each run shown in detail, draw it: one lane per process, time left to right
+    /// (width from $COLUMNS or the terminal, else 100; colour only on a terminal)
+    #[arg(long, conflicts_with = "json")]
+    timeline: bool,
+    /// Write the first run's timeline as an SVG file (every lane named, exact times in tooltips)
+    #[arg(long, value_name = "FILE")]
+    timeline_svg: Option<std::path::PathBuf>,
+    /// Class mode: one small scenario in three steps, a question for the room before each
+    /// answer; Enter reveals it (no pause when stdin is not a terminal)
+    #[arg(long, conflicts_with_all = ["tasks", "task_us", "shutdown", "json", "quick", "timeline_svg", "join_wait_ms"])]
+    class: bool,
+    /// Class mode: the seed of the task sizes (the same seed, the same workload; the schedule
+    /// is the machine's)
+    #[arg(long, default_value_t = 1, requires = "class")]
+    seed: u64,
 }
 
 fn main() {
@@ -46,6 +62,9 @@ fn main() {
 }
 
 fn run(a: &Args) -> anyhow::Result<i32> {
+    if a.class {
+        return class(a);
+    }
     let cfg = match a.quick {
         true => Config::quick(a.workers),
         false => Config::new(a.workers, a.tasks, a.task_us, a.join_wait_ms),
@@ -60,6 +79,22 @@ fn run(a: &Args) -> anyhow::Result<i32> {
         let r = scenarios::run(&cfg, *mode)?;
         if !a.json && i < detailed {
             emit(&format!("\n{}", render::details(&r)));
+            if a.timeline {
+                let width = timeline::term_width();
+                emit(&format!("\n{}", lanes::text(&r, width, timeline::color_wanted())));
+            }
+        }
+        if i == 0
+            && let Some(path) = &a.timeline_svg
+        {
+            std::fs::write(path, lanes::svg(&r))
+                .with_context(|| format!("writing the timeline SVG to {}", path.display()))?;
+            if !a.json {
+                emit(&format!(
+                    "\n    (timeline of this run written to {})\n",
+                    path.display()
+                ));
+            }
         }
         runs.push(r);
     }
@@ -83,4 +118,30 @@ fn emit(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
+}
+
+/// `--class`: the steps print as they go; Enter between them only on a terminal.
+fn class(a: &Args) -> anyhow::Result<i32> {
+    let interactive = std::io::stdin().is_terminal();
+    let mut pause = || {
+        if interactive {
+            emit("[Enter to reveal] ");
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+        }
+    };
+    let width = timeline::term_width();
+    let kept = poison_pill::class::run(
+        a.workers,
+        a.seed,
+        width,
+        timeline::color_wanted(),
+        &mut |s| emit(s),
+        &mut pause,
+    )?;
+    let left = scenarios::children_left();
+    if !left.is_empty() {
+        emit(&format!("processes left behind: {left:?}\n"));
+    }
+    Ok(if kept && left.is_empty() { 0 } else { 1 })
 }

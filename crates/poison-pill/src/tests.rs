@@ -99,7 +99,7 @@ fn pill_works_with_more_workers_than_tasks_and_without_work() {
 fn worker_loop_stops_at_its_pill_and_leaves_what_follows_it() {
     let tasks: Queue<Msg> = Queue::new().unwrap();
     let results: Queue<Done> = Queue::new().unwrap();
-    let slots = Slots::new(1).unwrap();
+    let slots = Slots::new(1, 8).unwrap();
     for id in 0..5 {
         tasks.put(&Msg::Task { id, work_us: 0 }).unwrap();
     }
@@ -169,7 +169,7 @@ fn the_lectures_worker_needs_no_probe() {
 fn one_pill_stops_exactly_one_worker() {
     let tasks: Queue<Msg> = Queue::new().unwrap();
     let results: Queue<Done> = Queue::new().unwrap();
-    let slots = Slots::new(2).unwrap();
+    let slots = Slots::new(2, 8).unwrap();
     let procs = coord_core::start_all(2, |i| worker_loop(i, &tasks, &results, &slots)).unwrap();
     for id in 0..10 {
         tasks.put(&Msg::Task { id, work_us: 0 }).unwrap();
@@ -259,6 +259,8 @@ fn side_channel_report(lost_ids: Vec<u32>) -> RunReport {
         terminate_after_ms: None,
         processes_left: vec![],
         notes: vec![],
+        timeline_counts: vec![],
+        timeline: timeline::Timeline::new(vec![], crate::lanes::KINDS),
     }
 }
 
@@ -343,4 +345,90 @@ fn id_ranges_are_compact() {
     assert_eq!(render::id_ranges(&[0, 1, 2, 3, 7, 9, 10], 10), "0..=3, 7, 9, 10");
     assert_eq!(render::id_ranges(&[], 10), "");
     assert_eq!(render::id_ranges(&[1, 3, 5, 7], 2), "1, 3, ... (2 more groups)");
+}
+
+/// The timeline of a run against the same run's own accounting: one lane per process, and in
+/// each worker's lane as many tasks taken and done as the results queue says it sent back.
+fn assert_timeline_matches(r: &RunReport) {
+    use crate::lanes::code;
+    let t = &r.timeline;
+    let names: Vec<&str> = t.lanes.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, crate::lanes::names(r.workers.len()));
+    for (w, lane) in r.workers.iter().zip(&t.lanes[1..]) {
+        assert_eq!(lane.overflow, 0, "{}", lane.name);
+        assert_eq!(lane.of(code::DONE).count() as u32, w.tasks_done, "{}", lane.name);
+        assert_eq!(
+            lane.of(code::STOP_READ).count() as u32,
+            w.stops_read,
+            "{}",
+            lane.name
+        );
+        assert_eq!(lane.of(code::START).count(), 1, "{}", lane.name);
+    }
+    let took: usize = t.lanes.iter().map(|l| l.of(code::TOOK).count()).sum();
+    let a = &r.accounting;
+    assert_eq!(took as u32, a.results_received + a.in_progress_ids.len() as u32);
+    assert_eq!(t.lanes[0].of(code::JOINED).count(), 1);
+}
+
+#[test]
+fn pill_timeline_every_lane_reads_its_stop_after_its_last_task() {
+    use crate::lanes::code;
+    let r = run(&small(3, 60), Shutdown::Pill).unwrap();
+    assert!(r.pill_ok(), "{r:?}");
+    assert_timeline_matches(&r);
+    for lane in &r.timeline.lanes[1..] {
+        let stop = lane.of(code::STOP_READ).next().expect("a Stop").t_ns;
+        assert!(
+            lane.of(code::DONE).all(|e| e.t_ns <= stop),
+            "{}: a task after its Stop",
+            lane.name
+        );
+        assert_eq!(lane.of(code::EXIT).count(), 1);
+    }
+    let text = crate::lanes::text(&r, 100, false);
+    assert!(
+        text.contains("in 3 of 3 lanes the Stop (P) was read after"),
+        "{text}"
+    );
+    let svg = timeline::svg::check(&crate::lanes::svg(&r)).unwrap();
+    assert_eq!(svg.names(), ["parent", "w0", "w1", "w2"]);
+    for w in &r.workers {
+        assert_eq!(svg.count(&format!("w{}", w.index), "task") as u32, w.tasks_done);
+    }
+}
+
+#[test]
+fn side_channel_timeline_shows_the_flag_seen_with_tasks_still_queued() {
+    use crate::lanes::code;
+    // Force the race: 40 tasks of 20 ms for 2 workers are 400 ms of work, and the flag is set
+    // right after the last put: the queue cannot be empty when the workers see it.
+    let r = run(&Config::new(2, 40, 20_000, 200), Shutdown::SideChannel).unwrap();
+    assert_timeline_matches(&r);
+    assert!(!r.accounting.left_in_queue_ids.is_empty(), "{r:?}");
+    for lane in &r.timeline.lanes[1..] {
+        let f = lane.of(code::FLAG_SEEN).next().expect("the flag seen");
+        // Every task left in the queue at the end was there when this worker saw the flag.
+        assert!(
+            f.arg as usize >= r.accounting.left_in_queue_ids.len(),
+            "{}: {f:?}",
+            lane.name
+        );
+    }
+}
+
+#[test]
+fn terminate_timeline_marks_each_kill_in_its_lane() {
+    use crate::lanes::code;
+    let r = run(&Config::new(2, 20, 2_000, 200), Shutdown::Terminate).unwrap();
+    assert_timeline_matches(&r);
+    for (w, lane) in r.workers.iter().zip(&r.timeline.lanes[1..]) {
+        let killed = w.exit_code < 0;
+        assert_eq!(
+            lane.of(code::KILLED).count(),
+            killed as usize,
+            "{}: {w:?}",
+            lane.name
+        );
+    }
 }

@@ -314,3 +314,178 @@ fn bad_arguments_fail_with_a_clear_message() {
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
 }
+
+/// A file name of this test run's own in the temp directory.
+fn temp_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("poison-pill-{}-{name}", std::process::id()))
+}
+
+/// One run, three views of it: the report's accounting (from the result queue), the report's
+/// per-lane event counts (from the shared-memory event log), and the SVG drawn from that log.
+/// They must agree lane by lane.
+fn timeline_matches_report(mode: &str, task_us: &str) -> Value {
+    let svg_path = temp_path(&format!("{mode}.svg"));
+    let (out, v) = run_json(&[
+        "--shutdown",
+        mode,
+        "--workers",
+        "3",
+        "--tasks",
+        "40",
+        "--task-us",
+        task_us,
+        "--timeline-svg",
+        svg_path.to_str().unwrap(),
+    ]);
+    let svg = std::fs::read_to_string(&svg_path).expect("the SVG was written");
+    let _ = std::fs::remove_file(&svg_path);
+    assert!(out.status.success(), "stderr: {}", out.stderr);
+    let r = single_run(&v).clone();
+    check_run(&r);
+    let drawn = timeline::svg::check(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
+    let lanes = r["timeline"].as_array().unwrap();
+    let names: Vec<&str> = lanes.iter().map(|l| l["lane"].as_str().unwrap()).collect();
+    assert_eq!(names, ["parent", "w0", "w1", "w2"]);
+    assert_eq!(drawn.names(), names, "the SVG names every lane");
+    let count = |lane: &Value, k: &str| lane["counts"][k].as_u64().unwrap_or(0);
+    for (w, lane) in r["workers"].as_array().unwrap().iter().zip(&lanes[1..]) {
+        let name = lane["lane"].as_str().unwrap();
+        assert_eq!(name, format!("w{}", u(&w["index"])));
+        assert_eq!(u(&lane["overflow"]), 0);
+        assert_eq!(count(lane, "done"), u(&w["tasks_done"]), "{name}: {r}");
+        assert_eq!(count(lane, "stop_read"), u(&w["stops_read"]), "{name}");
+        assert_eq!(count(lane, "start"), 1, "{name}");
+        assert_eq!(drawn.count(name, "task") as u64, count(lane, "task"), "{name}");
+        assert_eq!(drawn.count(name, "stop_read") as u64, count(lane, "stop_read"));
+        assert_eq!(drawn.count(name, "flag_seen") as u64, count(lane, "flag_seen"));
+    }
+    r
+}
+
+#[test]
+fn pill_timeline_lanes_and_counts_match_the_runs_own_report() {
+    let r = timeline_matches_report("pill", "200");
+    for lane in &r["timeline"].as_array().unwrap()[1..] {
+        assert_eq!(lane["counts"]["stop_read"], 1, "{lane}");
+        assert_eq!(lane["counts"]["exit"], 1, "{lane}");
+    }
+    assert_eq!(r["timeline"][0]["counts"]["stops_put"], 1);
+}
+
+#[test]
+fn side_channel_timeline_shows_each_worker_seeing_the_flag() {
+    // 40 tasks of 20 ms for 3 workers: the flag, set right after the last put, cannot find the
+    // queue empty.
+    let r = timeline_matches_report("side-channel", "20000");
+    assert!(
+        !r["accounting"]["left_in_queue_ids"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    for lane in &r["timeline"].as_array().unwrap()[1..] {
+        assert_eq!(lane["counts"]["flag_seen"], 1, "{lane}");
+    }
+}
+
+#[test]
+fn timeline_text_has_a_lane_per_process_and_says_what_it_shows() {
+    let out = run_in_group(
+        Command::new(env!("CARGO_BIN_EXE_poison-pill"))
+            .args([
+                "--shutdown",
+                "pill",
+                "--workers",
+                "4",
+                "--tasks",
+                "40",
+                "--task-us",
+                "200",
+                "--timeline",
+            ])
+            .env("COLUMNS", "80"),
+        DEADLINE,
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    let s = &out.stdout;
+    assert!(!s.contains('\x1b'), "no colour into a pipe");
+    for lane in ["parent  ", "w0      ", "w1      ", "w2      ", "w3      "] {
+        assert!(s.lines().any(|l| l.starts_with(lane)), "no lane {lane:?}:\n{s}");
+    }
+    assert!(s.contains("legend:"), "{s}");
+    assert!(
+        s.contains("in 4 of 4 lanes the Stop (P) was read after the lane's last task"),
+        "{s}"
+    );
+    // The chart rows fit the 80 columns asked for.
+    let chart = s.lines().skip_while(|l| !l.starts_with("ms ")).take(7);
+    assert!(
+        chart.clone().count() == 7 && chart.clone().all(|l| l.chars().count() <= 80),
+        "{s}"
+    );
+    for row in s
+        .lines()
+        .filter(|l| l.starts_with('w') && l.contains('='))
+        .take(4)
+    {
+        // The lane's exit (x) may fall a column later; the Stop must follow the last task.
+        let stop = row.rfind('P').unwrap_or_else(|| panic!("no Stop in {row:?}"));
+        assert!(row.rfind('=') < Some(stop), "a task after the Stop: {row:?}");
+    }
+}
+
+#[test]
+fn class_mode_runs_end_to_end_with_stdin_closed() {
+    // run_in_group closes stdin, so no pause may wait for Enter; past 20 s it kills the run
+    // and fails the test.
+    let out = run_in_group(
+        Command::new(env!("CARGO_BIN_EXE_poison-pill"))
+            .args(["--class", "--seed", "7"])
+            .env("COLUMNS", "90"),
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "{}\n{}", out.stdout, out.stderr);
+    let s = &out.stdout;
+    assert!(!s.contains('\x1b') && !s.contains("[Enter"), "{s}");
+    assert!(s.contains("--seed 7 always gives these sizes"), "{s}");
+    // Three steps, each: a question, then the timeline, then the answer; at most 25 lines.
+    let steps: Vec<&str> = s.split("\nStep ").skip(1).collect();
+    assert_eq!(steps.len(), 3, "{s}");
+    for (step, shows) in steps.iter().zip(["P", "F", "K"]) {
+        let q = step.find("Question for the room: ").expect("a question");
+        let chart = step.find("\nms ").expect("a timeline");
+        let a = step.find("\nAnswer: ").expect("an answer");
+        assert!(q < chart && chart < a, "question, timeline, answer: {step}");
+        let lines = step.trim_end().lines().count();
+        let lines = lines - if step.contains("Take away") { 3 } else { 0 };
+        assert!(lines <= 25, "{lines} lines:\n{step}");
+        assert!(
+            step.lines().any(|l| l.starts_with("w0 ") && l.contains(shows)),
+            "{step}"
+        );
+    }
+    assert!(
+        steps[0].contains("Answer: 0 of 24 lost, in every one of 5 runs"),
+        "{s}"
+    );
+}
+
+/// The SVG timelines the book shows (docs/capture.sh writes them): each must parse as SVG and
+/// name every lane; the pill's shows one Stop read in every worker lane, the side channel's
+/// the flag seen in every worker lane.
+#[test]
+fn the_books_timeline_svgs_are_valid_and_name_every_lane() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/src/timelines");
+    for (file, each_worker) in [
+        ("poison_pill.svg", "stop_read"),
+        ("poison_pill_side_channel.svg", "flag_seen"),
+    ] {
+        let path = dir.join(file);
+        let svg = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let c = timeline::svg::check(&svg).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(c.names(), ["parent", "w0", "w1", "w2", "w3"], "{file}");
+        for w in &c.names()[1..] {
+            assert_eq!(c.count(w, each_worker), 1, "{file}: lane {w}");
+        }
+    }
+}

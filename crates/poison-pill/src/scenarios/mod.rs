@@ -11,13 +11,14 @@ mod probe;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
-use coord_core::{Barrier, Error as CoreError, ExitStatus, Process, Queue, RawValue, Signal};
+use coord_core::{Barrier, Error as CoreError, ExitStatus, Process, Queue, RawValue, Signal, monotonic_ns};
 use serde::Serialize;
 
 pub use accounting::{Accounting, account, children_left, children_of, still_our_children};
 pub use probe::{Slots, WorkerError};
 
 use crate::config::{Config, Shutdown};
+use crate::lanes::{self, code};
 use crate::lesson::{
     Done, Msg, send_pills, side_channel_worker, terminate_when_queue_looks_empty, worker_loop,
 };
@@ -68,6 +69,12 @@ pub struct RunReport {
     pub processes_left: Vec<u32>,
     /// Something the run had to do that it should not have (a bound hit, a worker killed by cleanup).
     pub notes: Vec<String>,
+    /// Per timeline lane (`parent`, `w0`...): how many events of each kind it recorded.
+    #[serde(rename = "timeline")]
+    pub timeline_counts: Vec<lanes::LaneCounts>,
+    /// The run's events, one lane per process (drawn by `--timeline`).
+    #[serde(skip)]
+    pub timeline: timeline::Timeline,
 }
 
 impl RunReport {
@@ -95,11 +102,18 @@ struct Ended {
 
 /// Runs one mode with real processes and accounts for every task.
 pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
+    run_sized(cfg, mode, &|_| cfg.task_us)
+}
+
+/// As [`run`], with task `id` costing `work_us(id)` µs instead of `cfg.task_us` (the class
+/// mode's seeded workload; keep each at most about `cfg.task_us * 2`, the run's time bounds
+/// assume so).
+pub fn run_sized(cfg: &Config, mode: Shutdown, work_us: &dyn Fn(u32) -> u32) -> anyhow::Result<RunReport> {
     cfg.validate()?;
     let n = cfg.workers as usize;
     let tasks: Queue<Msg> = Queue::new().context("creating the task queue")?;
     let results: Queue<Done> = Queue::new().context("creating the result queue")?;
-    let slots = Slots::new(n).context("creating the shared slots")?;
+    let slots = Slots::new(n, cfg.tasks).context("creating the shared slots")?;
     let stop = RawValue::new(false).context("creating the stop flag")?;
     let mut got: Vec<Done> = Vec::with_capacity(cfg.tasks as usize);
     let mut notes = Vec::new();
@@ -110,12 +124,23 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
     let t0 = Instant::now();
     let procs = coord_core::start_all(n, |i| {
         gate.wait_timeout(START_WAIT)?;
+        slots.note(i, code::START, 0)?;
         let r = match mode {
             Shutdown::SideChannel => side_channel_worker(i, &tasks, &results, &stop, &slots),
             _ => worker_loop(i, &tasks, &results, &slots),
         };
-        if let Err(e) = &r {
-            let _ = slots.error.set(i, WorkerError::code(e));
+        match &r {
+            Err(e) => {
+                let _ = slots.error.set(i, WorkerError::code(e));
+            }
+            Ok(()) => {
+                // In this mode no Stop is ever put, so the loop returned because it saw the
+                // flag: note it, with the tasks still queued as it left.
+                if mode == Shutdown::SideChannel && stop.get() {
+                    slots.note(i, code::FLAG_SEEN, tasks.len() as u32)?;
+                }
+                slots.note(i, code::EXIT, 0)?;
+            }
         }
         r
     })
@@ -123,6 +148,8 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
     let pids: Vec<u32> = procs.iter().map(Process::pid).collect();
     gate.wait_timeout(START_WAIT)
         .map_err(|e| anyhow!("the workers did not start within {START_WAIT:?}: {e}"))?;
+    slots.note_parent(code::START, 0)?;
+    slots.note_parent(code::PUTTING, 0)?;
 
     // Put every task. Every 32 puts, take the results that are ready, so that a full result
     // pipe can never stall the workers while the parent is blocked on a full task pipe.
@@ -130,7 +157,7 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
         tasks
             .put(&Msg::Task {
                 id,
-                work_us: cfg.task_us,
+                work_us: work_us(id),
             })
             .context("putting a task")?;
         if id % 32 == 31 {
@@ -138,6 +165,7 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
         }
     }
     let last_put = Instant::now();
+    slots.note_parent(code::PUT_ALL, cfg.tasks)?;
 
     let mut join_wait = None;
     let mut terminate_after_ms = None;
@@ -146,19 +174,21 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
     let ended: Vec<Ended> = match mode {
         Shutdown::Pill => {
             send_pills(&tasks, n).context("putting the Stop messages")?;
+            slots.note_parent(code::STOPS_PUT, cfg.workers)?;
             stops_put = cfg.workers;
             // Read every result first, then join (a worker blocked on a full result pipe would
             // never reach its Stop).
             let want = Some(cfg.tasks as usize);
             collect_results(&procs, &results, &mut got, want, deadline, &mut notes)?;
-            join_bounded(&procs, deadline, &mut notes)?
+            join_bounded(&procs, deadline, &mut notes, &slots)?
         }
         Shutdown::SideChannel => {
             // The stop signal goes on a separate channel, right after the last task: it does not
             // queue up behind the tasks still waiting, so workers can see it first.
             stop.set(true);
+            slots.note_parent(code::FLAG_SET, 0)?;
             collect_results(&procs, &results, &mut got, None, deadline, &mut notes)?;
-            join_bounded(&procs, deadline, &mut notes)?
+            join_bounded(&procs, deadline, &mut notes, &slots)?
         }
         Shutdown::Terminate => {
             // While it watches the queue, the parent takes the results that are ready, so that
@@ -172,11 +202,19 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
                 Instant::now() < deadline
             })
             .context("sending SIGTERM")?;
+            let signalled_at = monotonic_ns();
+            slots.note_parent(code::TERMINATE, 0)?;
             terminate_after_ms = Some(ms(last_put.elapsed()));
             if let Some(e) = failed {
                 return Err(e);
             }
-            let ended = join_bounded(&procs, Instant::now() + Duration::from_secs(5), &mut notes)?;
+            let ended = join_bounded(
+                &procs,
+                Instant::now() + Duration::from_secs(5),
+                &mut notes,
+                &slots,
+            )?;
+            note_kills(&slots, &ended, signalled_at)?;
             drain_ready(&results, &mut got, &mut notes)?;
             ended
         }
@@ -197,14 +235,24 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
                 waited_ms: ms(t.elapsed()),
                 still_alive,
             });
+            slots.note_parent(code::GAVE_UP, still_alive)?;
             // Cleanup, so that no process outlives the run.
+            let signalled_at = monotonic_ns();
             for p in &procs {
                 p.terminate().context("sending SIGTERM")?;
             }
-            join_bounded(&procs, Instant::now() + Duration::from_secs(5), &mut notes)?
+            let ended = join_bounded(
+                &procs,
+                Instant::now() + Duration::from_secs(5),
+                &mut notes,
+                &slots,
+            )?;
+            note_kills(&slots, &ended, signalled_at)?;
+            ended
         }
     };
     let elapsed_ms = ms(t0.elapsed());
+    slots.note_parent(code::JOINED, 0)?;
 
     // Every worker is gone now, so nothing can arrive or leave any more: drain what is left.
     drain_ready(&results, &mut got, &mut notes)?;
@@ -252,7 +300,16 @@ pub fn run(cfg: &Config, mode: Shutdown) -> anyhow::Result<RunReport> {
         })
         .collect();
     drop(procs);
+    // Every process is gone: nothing writes the event log any more.
+    let names = lanes::names(n);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let timeline = slots
+        .events
+        .collect(&names, lanes::KINDS)
+        .with_idle_label("alive, not working on a task (waiting in get(), or for results)");
     Ok(RunReport {
+        timeline_counts: lanes::counts(&timeline),
+        timeline,
         mode,
         config: *cfg,
         workers,
@@ -361,8 +418,28 @@ fn collect_results(
     }
 }
 
+/// In the lane of each worker a signal ended (and that the bound did not already kill), the
+/// moment the parent sent it.
+fn note_kills(slots: &Slots, ended: &[Ended], signalled_at: u64) -> anyhow::Result<()> {
+    for (i, e) in ended.iter().enumerate() {
+        if let (ExitStatus::Signaled(sig), None) = (&e.status, e.cleanup) {
+            // The worker's CPU clock is not readable from here: 0, and the renderers leave the
+            // span it was killed in out of the CPU figures.
+            slots
+                .events
+                .record_at(i + 1, code::KILLED, *sig as u32, signalled_at, 0)?;
+        }
+    }
+    Ok(())
+}
+
 /// Joins every worker by `deadline`; a worker still running then is killed (and said so).
-fn join_bounded(procs: &[Process], deadline: Instant, notes: &mut Vec<String>) -> anyhow::Result<Vec<Ended>> {
+fn join_bounded(
+    procs: &[Process],
+    deadline: Instant,
+    notes: &mut Vec<String>,
+    slots: &Slots,
+) -> anyhow::Result<Vec<Ended>> {
     let mut out = Vec::with_capacity(procs.len());
     for (i, p) in procs.iter().enumerate() {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -373,6 +450,10 @@ fn join_bounded(procs: &[Process], deadline: Instant, notes: &mut Vec<String>) -
             }),
             None => {
                 p.kill().context("killing a worker")?;
+                let signal = Signal::SIGKILL as u32;
+                slots
+                    .events
+                    .record_at(i + 1, code::KILLED, signal, monotonic_ns(), 0)?;
                 let status = p.join().context("joining a killed worker")?;
                 notes.push(format!(
                     "worker w{i} (pid {}) was still running at the bound: killed",
