@@ -87,29 +87,8 @@ struct Objects {
 }
 
 /// What a row is: its id, the lecture section, where the data lives, read or write, in words.
-struct Row {
-    id: &'static str,
-    section: &'static str,
-    mechanism: Mechanism,
-    access: Access,
-    what: &'static str,
-}
-
-fn row(
-    id: &'static str,
-    section: &'static str,
-    mechanism: Mechanism,
-    access: Access,
-    what: &'static str,
-) -> Row {
-    Row {
-        id,
-        section,
-        mechanism,
-        access,
-        what,
-    }
-}
+#[derive(Clone, Copy)]
+struct Row(&'static str, &'static str, Mechanism, Access, &'static str);
 
 /// A row with its code: the Rust call, the Python it stands for, and `run(objects, n)`,
 /// which makes `n` accesses.
@@ -193,37 +172,37 @@ fn probes() -> Vec<Probe> {
     use Access::{Read, Write};
     use Mechanism::{Local, Manager, Raw, Synchronized};
     vec![
-        row("manager_value_get", "3.1", Manager, Read, "manager value, read")
+        Row("manager_value_get", "3.1", Manager, Read, "manager value, read")
             .code("m_value.get()", "mv.value", |o, n| times(n, |_| o.m.value_get())),
-        row("manager_value_set", "3.1", Manager, Write, "manager value, write")
+        Row("manager_value_set", "3.1", Manager, Write, "manager value, write")
             .code("m_value.set(i)", "mv.value = i", |o, n| times(n, |i| o.m.value_set(i as i64))),
-        row("manager_list_append", "3.1", Manager, Write, "manager list, append")
+        Row("manager_list_append", "3.1", Manager, Write, "manager list, append")
             .code("m_list.append(i)", "ml.append(i)", |o, n| times(n, |i| o.m.list_append(i as i64))),
-        row("manager_list_get", "3.1", Manager, Read, "manager list, index read")
+        Row("manager_list_get", "3.1", Manager, Read, "manager list, index read")
             .code("m_list.get(0)", "ml[0]", |o, n| times(n, |_| o.m.list_get())),
-        row("manager_dict_set", "5.1", Manager, Write, "manager dict, set key")
+        Row("manager_dict_set", "5.1", Manager, Write, "manager dict, set key")
             .code("m_dict.set(\"k\", i)", "md['k'] = i", |o, n| times(n, |i| o.m.dict_set(i as i64))),
-        row("manager_dict_get", "5.1", Manager, Read, "manager dict, get key")
+        Row("manager_dict_get", "5.1", Manager, Read, "manager dict, get key")
             .code("m_dict.get(\"k\")", "md['k']", |o, n| times(n, |_| o.m.dict_get())),
-        row("value_get", "3.1", Synchronized, Read, "synchronized Value, read")
+        Row("value_get", "3.1", Synchronized, Read, "synchronized Value, read")
             .code("value.get()", "v.value", |o, n| times(n, |_| o.s.value_get())),
-        row("value_set", "3.1", Synchronized, Write, "synchronized Value, write")
+        Row("value_set", "3.1", Synchronized, Write, "synchronized Value, write")
             .code("value.set(i)", "v.value = i", |o, n| times(n, |i| o.s.value_set(i))),
-        row("raw_value_get", "5.1", Raw, Read, "RawValue (atomic), read")
+        Row("raw_value_get", "5.1", Raw, Read, "RawValue (atomic), read")
             .code("raw.get()", "rv.value", |o, n| times(n, |_| o.s.raw_get())),
-        row("raw_value_set", "5.1", Raw, Write, "RawValue (atomic), write")
+        Row("raw_value_set", "5.1", Raw, Write, "RawValue (atomic), write")
             .code("raw.set(i)", "rv.value = i", |o, n| times(n, |i| o.s.raw_set(i))),
-        row("array_get", "3.1", Synchronized, Read, "synchronized Array element, read")
+        Row("array_get", "3.1", Synchronized, Read, "synchronized Array element, read")
             .code("array.get(500)?", "a[500]", |o, n| times(n, |_| o.s.array_get())),
-        row("array_set", "3.1", Synchronized, Write, "synchronized Array element, write")
+        Row("array_set", "3.1", Synchronized, Write, "synchronized Array element, write")
             .code("array.set(500, i)?", "a[500] = i", |o, n| times(n, |i| o.s.array_set(i))),
-        row("raw_array_get", "5.1", Raw, Read, "RawArray element (atomic), read")
+        Row("raw_array_get", "5.1", Raw, Read, "RawArray element (atomic), read")
             .code("raw_array.get(500)?", "ra[500]", |o, n| times(n, |_| o.s.raw_array_get())),
-        row("raw_array_set", "5.1", Raw, Write, "RawArray element (atomic), write")
+        Row("raw_array_set", "5.1", Raw, Write, "RawArray element (atomic), write")
             .code("raw_array.set(500, i)?", "ra[500] = i", |o, n| times(n, |i| o.s.raw_array_set(i))),
-        row("local_get", "floor", Local, Read, "local variable, read")
+        Row("local_get", "floor", Local, Read, "local variable, read")
             .code("black_box(local)", "x", local_get),
-        row("local_set", "floor", Local, Write, "local variable, write")
+        Row("local_set", "floor", Local, Write, "local variable, write")
             .code("local = i", "x = i", local_set),
     ]
 }
@@ -240,7 +219,7 @@ pub fn latency_table(cfg: &Config) -> Result<LatencyTable> {
         s: InSharedMemory { v, rv, a, ra },
     };
     let probes = probes();
-    let ops = |p: &Probe| match p.row.mechanism {
+    let ops = |p: &Probe| match p.row.2 {
         Mechanism::Manager => cfg.iterations,
         _ => cfg.shm_iterations(),
     };
@@ -270,18 +249,21 @@ pub fn latency_table(cfg: &Config) -> Result<LatencyTable> {
         manager_ops_per_rep: cfg.iterations,
         shm_ops_per_rep: cfg.shm_iterations(),
         rows: (probes.iter().zip(&samples))
-            .map(|(p, s)| LatencyRow {
-                id: p.row.id,
-                section: p.row.section,
-                what: p.row.what,
-                rust: p.rust,
-                python: p.python,
-                mechanism: p.row.mechanism,
-                access: p.row.access,
-                ops_per_rep: ops(p),
-                ns: Spread::of(s),
-                ratio_to_raw_read: f64::NAN,
-                manager_over_synchronized: None,
+            .map(|(p, s)| {
+                let Row(id, section, mechanism, access, what) = p.row;
+                LatencyRow {
+                    id,
+                    section,
+                    what,
+                    rust: p.rust,
+                    python: p.python,
+                    mechanism,
+                    access,
+                    ops_per_rep: ops(p),
+                    ns: Spread::of(s),
+                    ratio_to_raw_read: f64::NAN,
+                    manager_over_synchronized: None,
+                }
             })
             .collect(),
         manager_pid,
