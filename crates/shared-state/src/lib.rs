@@ -26,11 +26,3 @@ pub mod claims;
 pub mod lesson;
 pub mod render;
 pub mod scenarios;
-
-pub use claims::Report;
-pub use scenarios::Config;
-pub use scenarios::bottleneck::bottleneck;
-pub use scenarios::counter::{Method, Work, run_counter};
-pub use scenarios::fixed::fixed_capacity;
-pub use scenarios::latency::{Mechanism, latency_table};
-pub use scenarios::lost_updates::lost_updates;

@@ -4,7 +4,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use shared_state::{Config, Report, claims, render, scenarios};
+use shared_state::scenarios::{self, Config};
+use shared_state::{claims, claims::Report, render};
 
 /// Lecture 27, concepts 3.1 and 5.1: what one access to a Manager object, a Value, an Array
 /// costs on this machine; the manager as a bottleneck; lost updates; fixed capacity.
