@@ -4,7 +4,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use shared_state::{Config, Report, render};
+use shared_state::scenarios::{self, Config};
+use shared_state::{claims, claims::Report, render};
 
 /// Lecture 27, concepts 3.1 and 5.1: what one access to a Manager object, a Value, an Array
 /// costs on this machine; the manager as a bottleneck; lost updates; fixed capacity.
@@ -33,76 +34,53 @@ struct Args {
 }
 
 fn config(a: &Args) -> Config {
-    let mut cfg = if a.quick {
+    let cfg = if a.quick {
         Config::quick()
     } else {
         Config::default()
     };
-    if let Some(n) = a.iterations {
-        cfg.iterations = n;
+    Config {
+        iterations: a.iterations.unwrap_or(cfg.iterations),
+        reps: a.reps.map_or(cfg.reps, |r| r as usize),
+        runs: a.runs.map_or(cfg.runs, |r| r as usize),
+        workers: a.workers as usize,
+        ..cfg
     }
-    if let Some(r) = a.reps {
-        cfg.reps = r as usize;
-    }
-    if let Some(r) = a.runs {
-        cfg.runs = r as usize;
-    }
-    cfg.workers = a.workers as usize;
-    cfg
 }
 
 fn run(a: &Args) -> anyhow::Result<()> {
     let cfg = config(a);
     let mut out = std::io::stdout().lock();
-    let text = !a.json;
-    if text {
-        write!(out, "{}", render::header(&cfg))?;
-        out.flush()?;
-    }
-    let latency = shared_state::latency_table(&cfg)?;
-    let latency_claims = shared_state::latency_claims(&latency);
-    if text {
-        write!(out, "{}", render::latency(&latency))?;
-        write!(out, "{}", render::claims(&latency_claims))?;
-        out.flush()?;
-    }
-    let bottleneck = shared_state::bottleneck(&cfg)?;
-    if text {
-        write!(out, "{}", render::bottleneck(&bottleneck))?;
-        write!(
-            out,
-            "{}",
-            render::claims(&shared_state::bottleneck_claims(&bottleneck))
-        )?;
-        out.flush()?;
-    }
-    let lost = shared_state::lost_updates(&cfg)?;
-    if text {
-        write!(out, "{}", render::lost_updates(&lost))?;
-        write!(
-            out,
-            "{}",
-            render::claims(&shared_state::lost_update_claims(&lost))
-        )?;
-        out.flush()?;
-    }
-    let fixed = shared_state::fixed_capacity(8, 10)?;
-    if text {
-        write!(out, "{}", render::fixed_capacity(&fixed))?;
-        write!(out, "{}", render::notice(&latency, &bottleneck))?;
-        return Ok(());
-    }
-    let report = Report {
-        crate_name: "shared-state",
-        claims: shared_state::claims(&latency, &bottleneck, &lost),
-        config: cfg,
-        latency,
-        bottleneck,
-        lost_updates: lost,
-        fixed_capacity: fixed,
+    // In text mode each section is printed as soon as it is measured.
+    let mut show = |text: String| -> std::io::Result<()> {
+        if !a.json {
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+        Ok(())
     };
-    serde_json::to_writer(&mut out, &report)?;
-    writeln!(out)?;
+    show(render::header(&cfg))?;
+    let latency = scenarios::latency::latency_table(&cfg)?;
+    show(render::latency(&latency) + &render::claims(&claims::latency_claims(&latency)))?;
+    let bottleneck = scenarios::bottleneck::bottleneck(&cfg)?;
+    show(render::bottleneck(&bottleneck) + &render::claims(&claims::bottleneck_claims(&bottleneck)))?;
+    let lost = scenarios::lost_updates::lost_updates(&cfg)?;
+    show(render::lost_updates(&lost) + &render::claims(&claims::lost_update_claims(&lost)))?;
+    let fixed = scenarios::fixed::fixed_capacity(8, 10)?;
+    show(render::fixed_capacity(&fixed) + &render::notice(&latency, &bottleneck))?;
+    if a.json {
+        let report = Report {
+            crate_name: "shared-state",
+            claims: claims::claims(&latency, &bottleneck, &lost),
+            config: cfg,
+            latency,
+            bottleneck,
+            lost_updates: lost,
+            fixed_capacity: fixed,
+        };
+        serde_json::to_writer(&mut out, &report)?;
+        writeln!(out)?;
+    }
     Ok(())
 }
 

@@ -2,10 +2,55 @@
 
 use std::fmt::Write;
 
-use crate::{
-    BottleneckRow, Claim, Config, FixedLayout, LatencyTable, LostUpdates, Mechanism, fmt_ms, fmt_ns,
-    fmt_ratio, group,
-};
+use lab_support::Claim;
+
+use crate::scenarios::Config;
+use crate::scenarios::bottleneck::BottleneckRow;
+use crate::scenarios::counter::Method;
+use crate::scenarios::fixed::FixedLayout;
+use crate::scenarios::latency::{LatencyTable, Mechanism};
+use crate::scenarios::lost_updates::LostUpdates;
+
+pub use lab_support::fmt::group_digits as group;
+
+/// Formats a ratio for people: `3,100×`, `42×`, `1.8×`.
+pub fn fmt_ratio(r: f64) -> String {
+    if !r.is_finite() {
+        return "-".into();
+    }
+    if r >= 100.0 {
+        format!("{}×", group(r.round() as u64))
+    } else if r >= 10.0 {
+        format!("{r:.0}×")
+    } else {
+        format!("{r:.1}×")
+    }
+}
+
+/// Formats nanoseconds: `0.31`, `17.4`, `52,310`.
+pub fn fmt_ns(ns: f64) -> String {
+    if !ns.is_finite() {
+        "-".into()
+    } else if ns < 10.0 {
+        format!("{ns:.2}")
+    } else if ns < 100.0 {
+        format!("{ns:.1}")
+    } else {
+        group(ns.round() as u64)
+    }
+}
+
+/// Nanoseconds as milliseconds, for people.
+pub fn fmt_ms(ns: u64) -> String {
+    let ms = ns as f64 / 1e6;
+    if ms < 10.0 {
+        format!("{ms:.2}")
+    } else if ms < 100.0 {
+        format!("{ms:.1}")
+    } else {
+        format!("{ms:.0}")
+    }
+}
 
 /// Title, build note, sizes.
 pub fn header(cfg: &Config) -> String {
@@ -28,6 +73,8 @@ pub fn header(cfg: &Config) -> String {
     s
 }
 
+/// This binary's words for a verdict (it has always said "not shown by this run" where the
+/// shared [`Claim::verdict`] says "cannot tell").
 fn verdict(c: &Claim) -> &'static str {
     match c.holds {
         Some(true) => "holds",
@@ -299,7 +346,7 @@ pub fn notice(t: &LatencyTable, bottleneck: &[BottleneckRow]) -> String {
     let manager = |several: bool| {
         bottleneck
             .iter()
-            .find(|r| r.method == crate::Method::ManagerAdd && (r.workers > 1) == several)
+            .find(|r| r.method == Method::ManagerAdd && (r.workers > 1) == several)
     };
     let scaling = match (manager(true), manager(false)) {
         (Some(many), Some(one)) => format!(
@@ -327,4 +374,22 @@ pub fn notice(t: &LatencyTable, bottleneck: &[BottleneckRow]) -> String {
         scaling,
     );
     wrap(&text, "", "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_grouped_for_people() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1000), "1,000");
+        assert_eq!(group(1234567), "1,234,567");
+        assert_eq!(fmt_ratio(3100.4), "3,100×");
+        assert_eq!(fmt_ratio(42.4), "42×");
+        assert_eq!(fmt_ratio(1.84), "1.8×");
+        assert_eq!(fmt_ns(0.314), "0.31");
+        assert_eq!(fmt_ns(52_310.2), "52,310");
+    }
 }

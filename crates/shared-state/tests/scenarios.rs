@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use coord_core::{Manager, Process, RawArray, pid_alive};
-use shared_state::{
-    Config, Mechanism, Method, Work, fixed_capacity, latency_table, lost_updates, run_counter,
-};
+use shared_state::scenarios::Config;
+use shared_state::scenarios::counter::{Method, Work, run_counter};
+use shared_state::scenarios::fixed::fixed_capacity;
+use shared_state::scenarios::latency::{Mechanism, latency_table};
+use shared_state::scenarios::lost_updates::lost_updates;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 const WORKERS: usize = 4;
