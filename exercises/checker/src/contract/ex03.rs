@@ -106,6 +106,18 @@ pub fn check(search: Ex03, opts: &Options) -> Verdict {
             scene.own_panics_ok(&head, &statuses)?;
             let wasted = pctl.wasted();
             let stats = ctl.stats();
+            // First: who set the flag. A worker that sets it without a find (its range ran out)
+            // stops everyone, and a finder still on its way then begins tests after a set flag
+            // that it could not have seen coming; that would be reported instead, on some runs.
+            let finds = drain(&results);
+            let finders: Vec<usize> = matches.iter().map(|&(w, _)| w).collect();
+            if let Some(w) = stats.first_setter.filter(|w| !finders.contains(w)) {
+                return fail(format!(
+                    "{head}worker {w} set the flag without finding anything (when its range ran out?): only \
+                     the finder sets it, and the others stopped for nothing ({} result(s) put)",
+                    finds.len()
+                ));
+            }
             if let Some(w) = (0..n).find(|&w| wasted[w] > 0) {
                 return fail(format!(
                     "{head}worker {w} began {} test(s) after the flag was set: look at the flag before every test \
@@ -136,15 +148,6 @@ pub fn check(search: Ex03, opts: &Options) -> Verdict {
                     "{head}worker {w} was still running {} s after the flag was set and had to be killed: \
                      once the flag is set, return (walking the rest of the range without testing is not returning)",
                     scene.opts.wait.as_secs()
-                ));
-            }
-            let finds = drain(&results);
-            let finders: Vec<usize> = matches.iter().map(|&(w, _)| w).collect();
-            if let Some(w) = stats.first_setter.filter(|w| !finders.contains(w)) {
-                return fail(format!(
-                    "{head}worker {w} set the flag without finding anything (when its range ran out?): only \
-                     the finder sets it, and the others stopped for nothing ({} result(s) put)",
-                    finds.len()
                 ));
             }
             if finds.len() > 1 {
