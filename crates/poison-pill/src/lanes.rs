@@ -224,3 +224,17 @@ pub fn what_it_shows(r: &RunReport) -> Vec<String> {
     }
     out
 }
+
+/// `--timeline-svg FILE`: writes the run's timeline as SVG, and says so on stdout if `say`.
+pub fn write_svg(r: &RunReport, path: &std::path::Path, say: bool) -> anyhow::Result<()> {
+    use anyhow::Context;
+    std::fs::write(path, svg(r))
+        .with_context(|| format!("writing the timeline SVG to {}", path.display()))?;
+    if say {
+        crate::render::emit(&format!(
+            "\n    (timeline of this run written to {})\n",
+            path.display()
+        ));
+    }
+    Ok(())
+}

@@ -19,6 +19,7 @@
 //! |---|---|
 //! | [`lesson`] | the lecture's code: messages, worker, pills, the alternatives |
 //! | [`work`] | the work of one task (CPU time) and its expected answer |
+//! | [`cli`] | the command line (every `--help` line) |
 //! | [`config`] | the knobs and the four ways to stop |
 //! | [`scenarios`] | the instrumented runs: forked workers, start gate, accounting |
 //! | [`claims`] | a run's figures against the lecture's claims; the `--json` document |
@@ -28,6 +29,7 @@
 
 pub mod claims;
 pub mod class;
+pub mod cli;
 pub mod config;
 pub mod lanes;
 pub mod lesson;
