@@ -51,7 +51,7 @@ use serde::de::DeserializeOwned;
 
 use crate::{Error, futex};
 use producers::{Inner, my_pid};
-use ring::{ABANDONED, Bell, Busy, Claim};
+use ring::{ABANDONED, Bell, Busy, CellClaim};
 pub use ring::{MAX_SHM_BYTES, MAX_SHM_PRODUCERS};
 
 /// Default number of cells of [`ShmQueue::new`].
@@ -282,7 +282,7 @@ impl<T> ShmQueue<T> {
     }
 
     /// Takes one producer cell, waiting the handle's way while the ring is full.
-    fn claim_write(&self, deadline: Option<Instant>) -> Result<Claim, Error> {
+    fn claim_write(&self, deadline: Option<Instant>) -> Result<CellClaim, Error> {
         self.inner.ensure_producer()?;
         let ring = &self.inner.ring;
         let me = my_pid();

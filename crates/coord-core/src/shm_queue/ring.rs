@@ -135,7 +135,7 @@ pub(super) struct Ring {
 }
 
 /// A cell taken by this process: its position and where it is.
-pub(super) struct Claim {
+pub(super) struct CellClaim {
     pub(super) pos: u64,
     pub(super) cell: *const CellHead,
     pub(super) data: *mut u8,
@@ -222,7 +222,7 @@ impl Ring {
     }
 
     /// A producer's one attempt to take the cell at `tail`.
-    pub(super) fn try_claim_write(&self, me: u32) -> Result<Claim, Busy> {
+    pub(super) fn try_claim_write(&self, me: u32) -> Result<CellClaim, Busy> {
         let h = self.header();
         loop {
             let pos = h.tail.load(Ordering::Acquire);
@@ -239,7 +239,7 @@ impl Ring {
                     let _ = h
                         .tail
                         .compare_exchange(pos, pos + 1, Ordering::AcqRel, Ordering::Relaxed);
-                    return Ok(Claim { pos, cell, data });
+                    return Ok(CellClaim { pos, cell, data });
                 }
                 continue;
             }
@@ -260,7 +260,7 @@ impl Ring {
     }
 
     /// A consumer's one attempt to take the message at `head`.
-    pub(super) fn try_claim_read(&self, me: u32) -> Result<Claim, Busy> {
+    pub(super) fn try_claim_read(&self, me: u32) -> Result<CellClaim, Busy> {
         let h = self.header();
         loop {
             let pos = h.head.load(Ordering::Acquire);
@@ -276,7 +276,7 @@ impl Ring {
                     let _ = h
                         .head
                         .compare_exchange(pos, pos + 1, Ordering::AcqRel, Ordering::Relaxed);
-                    return Ok(Claim { pos, cell, data });
+                    return Ok(CellClaim { pos, cell, data });
                 }
                 continue;
             }
@@ -314,7 +314,7 @@ impl Ring {
     }
 
     /// Publishes a written cell (`len` bytes, or `ABANDONED`) and wakes sleeping consumers.
-    pub(super) fn publish(&self, c: Claim, len: u64) {
+    pub(super) fn publish(&self, c: CellClaim, len: u64) {
         // SAFETY (of the deref): `c.cell` points into the mapping `self` keeps alive.
         let cell = unsafe { &*c.cell };
         cell.len.store(len, Ordering::Relaxed);
@@ -328,7 +328,7 @@ impl Ring {
     /// # Safety
     /// `c` must be a cell this process holds in `READING`: until `release`, no other process
     /// writes it.
-    pub(super) unsafe fn message(&self, c: &Claim) -> Option<&[u8]> {
+    pub(super) unsafe fn message(&self, c: &CellClaim) -> Option<&[u8]> {
         // SAFETY: the caller's contract; `len <= slot_size` is checked, so the slice stays
         // inside the cell even if the shared word were garbage.
         let cell = unsafe { &*c.cell };
@@ -341,7 +341,7 @@ impl Ring {
     }
 
     /// Frees a read cell for the next round and wakes sleeping producers.
-    pub(super) fn release(&self, c: Claim) {
+    pub(super) fn release(&self, c: CellClaim) {
         // SAFETY: as in `publish`.
         let cell = unsafe { &*c.cell };
         cell.state
