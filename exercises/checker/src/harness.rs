@@ -284,9 +284,7 @@ impl Barrier {
 /// The scheduler state of a process (`R` running, `S` sleeping, `Z` zombie...), from
 /// `/proc/<pid>/stat`; `None` if it is gone.
 pub fn proc_state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (in parentheses) may hold spaces: the state follows the last ')'.
-    stat.rsplit_once(')')?.1.trim_start().chars().next()
+    lab_support::procfs::stat(pid).map(|s| s.state)
 }
 
 /// Whether a sleeping process waits with no deadline: blocked in `read`, in `poll`/`ppoll`

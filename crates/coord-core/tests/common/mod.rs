@@ -58,9 +58,7 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 
 /// The one-letter state of a process from /proc/<pid>/stat ('R', 'S', 'Z', ...).
 pub fn proc_state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(") ")?;
-    rest.chars().next()
+    lab_support::procfs::stat(pid).map(|s| s.state)
 }
 
 /// What a child does while it waits to be killed: sleeps, in short naps, for at most the
