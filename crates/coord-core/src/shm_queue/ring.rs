@@ -120,8 +120,9 @@ pub(super) struct CellHead {
 }
 
 const CELL_HEAD: usize = 64;
-/// The largest mapping a queue may ask for (capacity × cell size): 1 GiB.
-pub const MAX_SHM_BYTES: usize = 1 << 30;
+/// The largest mapping a queue may ask for (capacity × cell size): the same bound as every
+/// other shared region, [`MAX_SHARED_BYTES`](crate::MAX_SHARED_BYTES) (1 GiB).
+pub const MAX_SHM_BYTES: usize = crate::MAX_SHARED_BYTES;
 
 /// The geometry of one queue's mapping (the same numbers in every process).
 #[derive(Debug)]
