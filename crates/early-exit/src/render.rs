@@ -124,7 +124,10 @@ fn render_example(o: &mut String, e: &Example271) {
     // lowest range happened to finish first, so say which it was this time.
     let which = match (e.winner(), smallest) {
         (Some((_, n)), Some(s)) if n == s => {
-            format!("this time it is also the smallest, {}, by luck of scheduling", int(s))
+            format!(
+                "this time it is also the smallest, {}, by luck of scheduling",
+                int(s)
+            )
         }
         _ => format!("not the smallest: the smallest here is {}", opt_int(smallest)),
     };
