@@ -39,6 +39,20 @@ extract() {
     ' "$out/$from.txt" > "$out/$name.txt"
 }
 
+# rows NAME FROM REGEX: copies the first four lines of captured/FROM.txt (the machine, the
+# command, a table's header and its rule), then each row whose first line matches REGEX, with
+# its continuation lines (they start with a space). For part 2 of lecture-claims: one
+# section's workloads, Rust beside Python, for that section's page.
+rows() {
+    local name=$1 from=$2 pick=$3
+    [[ -n $only && $name != *"$only"* && $from != *"$only"* ]] && return 0
+    awk -v p="$pick" '
+        NR <= 4 { print; next }
+        /^[^ ]/ { on = ($0 ~ p) }
+        on { print }
+    ' "$out/$from.txt" > "$out/$name.txt"
+}
+
 run() { cargo run -q "$@"; }
 cargo build -q -p lecture-claims --examples --bins
 for c in poison-pill early-exit shared-state check-frequency; do
@@ -74,16 +88,29 @@ capture timeline_poison_pill_side_channel \
 extract timeline_poison_pill_side_channel_lanes timeline_poison_pill_side_channel '^    Timeline:' '^Try:'
 capture class_poison_pill "cargo run -p poison-pill -- --class < /dev/null" -- \
     env COLUMNS=100 cargo run -q -p poison-pill -- --class < /dev/null
+# The page shows the class mode in two parts: the pill's step, then the two that lose tasks.
+extract class_poison_pill_step1 class_poison_pill '^Lecture 27' '^Step 2 of'
+extract class_poison_pill_steps23 class_poison_pill '^Step 2 of' '^NO END'
 
 capture early_exit "cargo run -p early-exit" -- run -p early-exit
 extract early_exit_example early_exit '^== Example 27\.1' '^== '
+extract early_exit_search early_exit '^== 2[.]1 A search' '^== 2[.]1 The price'
+extract early_exit_checks early_exit '^== 2[.]1 The price' '^What to notice'
+# The long search again with the atomic flag: what early exit saves when a read costs a load.
+capture early_exit_atomic "cargo run -p early-exit -- --no-early-exit --needle 350000 --flag atomic" -- \
+    run -p early-exit -- --no-early-exit --needle 350000 --flag atomic
+extract early_exit_atomic_search early_exit_atomic '^== 2[.]1 A search' '^What to notice'
 
 capture shared_state "cargo run -p shared-state" -- run -p shared-state
 extract shared_state_access shared_state '^1\. One access' '^2\. The bottleneck'
+extract shared_state_bottleneck shared_state '^2\. The bottleneck' '^3\. Correctness'
 extract shared_state_correctness shared_state '^3\. Correctness' '^What to notice'
 
 capture check_frequency "cargo run -p check-frequency" -- run -p check-frequency
 extract check_frequency_example check_frequency '^Example 27\.2' '^Concept 4\.1'
+extract check_frequency_tight check_frequency '^Concept 4[.]1, the sweep with tight' '^  tight work: throughput'
+extract check_frequency_heavy check_frequency '^Concept 4[.]1, the sweep with heavy' '^  heavy work: throughput'
+extract check_frequency_reads check_frequency '^One flag read' '^What to notice'
 
 capture lecture_claims_quick "cargo run -p lecture-claims -- --quick" -- run -p lecture-claims -- --quick
 # Parts of that one run, so every page that quotes a verdict quotes the same run.
@@ -96,6 +123,16 @@ extract lecture_claims_verdict_3_1 lecture_claims_verdicts '^3[.]1 ' '^4[.]1 '
 extract lecture_claims_verdict_4_1 lecture_claims_verdicts '^4[.]1 ' '^Example 27'
 extract lecture_claims_verdict_27_2 lecture_claims_verdicts '^Example 27[.]2 ' '^5[.]1 '
 extract lecture_claims_verdict_5_1 lecture_claims_verdicts '^5[.]1 ' '^$'
+# Each section's rows of part 2 (the workloads, Rust and Python side by side), for its page.
+rows lecture_claims_workloads_1_1 lecture_claims_workloads '^1[.]1 '
+rows lecture_claims_workloads_2_1 lecture_claims_workloads '^(2[.]1 |3[.]1 +(synchronized|raw))'
+rows lecture_claims_workloads_27_1 lecture_claims_workloads '^Example 27[.]1 '
+rows lecture_claims_workloads_3_1 lecture_claims_workloads '^3[.]1 '
+rows lecture_claims_workloads_27_2 lecture_claims_workloads '^Example 27[.]2 '
+rows lecture_claims_workloads_5_1 lecture_claims_workloads '^5[.]1 '
 
 capture cost_ladder "cargo run -p lecture-claims -- --ladder" -- run -p lecture-claims -- --ladder
 capture ipc_peers "cargo bench -p ipc-peers" -- bash -c 'cargo bench -q -p ipc-peers 2>/dev/null'
+extract ipc_peers_one_cpu ipc_peers '^u64 round trip .*both on CPU 0' '^u64 round trip .*CPU 1'
+extract ipc_peers_two_cpus ipc_peers '^u64 round trip .*CPU 1' '^one process'
+extract ipc_peers_local ipc_peers '^one process' '^issue 16'

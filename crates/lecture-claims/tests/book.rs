@@ -66,13 +66,48 @@ fn every_python_anchor_is_includable_and_short() {
     }
 }
 
-/// Includes longer than a slide can hold, reported (not failed) until phase 2 of issue 14
-/// re-points the section pages at short `lesson.rs` excerpts; the Python ones must be short.
+/// No include may show more than a slide holds ([`MAX_INCLUDE_LINES`] lines): a long capture
+/// is cut into the parts a page discusses with `docs/capture.sh`'s `extract`, and the page
+/// gives the command that prints the whole output.
+///
+/// [`MAX_INCLUDE_LINES`]: lecture_claims::docs_check::MAX_INCLUDE_LINES
 #[test]
-fn long_includes_are_listed() {
+fn no_include_is_longer_than_a_slide() {
     let report = check_book(&workspace_root().join("docs")).unwrap();
-    for p in &report.long_includes {
-        eprintln!("long include: {p}");
-        assert!(!p.message.contains(".py"), "{p}");
+    let long: Vec<String> = report.long_includes.iter().map(|p| p.to_string()).collect();
+    assert!(
+        long.is_empty(),
+        "{} include(s) longer than a slide:\n{}",
+        long.len(),
+        long.join("\n")
+    );
+}
+
+/// Every section page with code shows the lecture's Python beside the Rust, included by
+/// anchor from the file `lecture-claims` runs, and a figure measured in Python by that run
+/// (a capture of `lecture-claims`, which labels each figure with its language).
+#[test]
+fn every_section_page_shows_python_from_the_file_that_runs() {
+    let src = workspace_root().join("docs/src");
+    for page in [
+        "s1-1-poison-pill.md",
+        "s2-1-early-exit.md",
+        "example-27-1.md",
+        "s3-1-shared-state-cost.md",
+        "s4-1-check-frequency.md",
+        "example-27-2.md",
+        "s5-1-manager-or-shared-memory.md",
+    ] {
+        let text = std::fs::read_to_string(src.join(page)).unwrap();
+        let includes = lecture_claims::docs_check::includes_in(&text);
+        let has = |what: &str| includes.iter().any(|(_, arg)| arg.contains(what));
+        assert!(
+            has("python/workloads.py:"),
+            "{page} includes no Python from workloads.py"
+        );
+        assert!(
+            has("captured/lecture_claims_"),
+            "{page} shows no figure from a lecture-claims run (Python's beside Rust's)"
+        );
     }
 }
