@@ -15,6 +15,10 @@ use std::time::{Duration, Instant};
 
 use crate::shm::SharedRegion;
 
+/// The longest a waiter sleeps in the kernel before it looks at the lock again (see
+/// `RawMutex::lock_until`). Only a lost wake-up ever waits this long.
+const WAKE_SLICE: Duration = Duration::from_millis(50);
+
 /// A POSIX mutex living at a fixed address inside a [`SharedRegion`].
 ///
 /// The region is kept alive by the `Arc`, so the pointer stays valid for as long as this
@@ -125,16 +129,17 @@ impl RawMutex {
         }
     }
 
+    /// Waits until this thread holds the lock. Never one endless sleep in the kernel: see
+    /// `lock_until`.
     #[inline]
     pub(crate) fn lock(&self) -> io::Result<Acquired> {
-        // SAFETY: `m` was initialized by `init` and stays mapped while `self` lives.
-        let rc = unsafe { libc::pthread_mutex_lock(self.m) };
-        self.after_lock(rc)
+        self.lock_until(None)
+            .map(|acquired| acquired.expect("a wait without a deadline ends only with the lock"))
     }
 
     /// `Ok(None)` when another thread or process holds it.
     pub(crate) fn try_lock(&self) -> io::Result<Option<Acquired>> {
-        // SAFETY: as in `lock`.
+        // SAFETY: `m` was initialized by `init` and stays mapped while `self` lives.
         let rc = unsafe { libc::pthread_mutex_trylock(self.m) };
         if rc == libc::EBUSY {
             return Ok(None);
@@ -145,36 +150,64 @@ impl RawMutex {
     /// `Ok(None)` when the timeout passed first. A timeout too large to be a point in time
     /// (e.g. `Duration::MAX`) waits as `lock` does.
     pub(crate) fn lock_timeout(&self, timeout: Duration) -> io::Result<Option<Acquired>> {
+        self.lock_until(Instant::now().checked_add(timeout))
+    }
+
+    /// Waits until `deadline`, or for ever when it is `None`; `Ok(None)` if the deadline
+    /// passed first.
+    ///
+    /// The wait is cut in slices of at most `WAKE_SLICE`, and each slice looks at the lock
+    /// afresh. A robust process-shared mutex can lose a wake-up when processes are killed
+    /// around a hand-off: the owner unlocks and wakes one waiter; that waiter is `SIGKILL`ed
+    /// before it takes the lock; meanwhile another process took the free lock without the
+    /// "waiters" bit (its fast path), so the kernel, cleaning up after the dead waiter, sees
+    /// a live owner and wakes nobody, and that owner's unlock wakes nobody either. The other
+    /// waiters then sleep on a free lock (seen: a queue producer asleep for good on a writer
+    /// lock whose futex word was 0, so it kept its write end open and the consumer never got
+    /// end-of-file). A sleeper that wakes every slice takes the free lock on its next look.
+    pub(crate) fn lock_until(&self, deadline: Option<Instant>) -> io::Result<Option<Acquired>> {
+        // The common case, and the whole cost of an uncontended lock: one compare-and-swap.
+        if let Some(acquired) = self.try_lock()? {
+            return Ok(Some(acquired));
+        }
+        loop {
+            let slice = match deadline {
+                None => WAKE_SLICE,
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(None);
+                    }
+                    left.min(WAKE_SLICE)
+                }
+            };
+            if let Some(acquired) = self.timed_lock(slice)? {
+                return Ok(Some(acquired));
+            }
+        }
+    }
+
+    /// One `pthread_mutex_timedlock` of at most `slice`; `Ok(None)` if it timed out.
+    fn timed_lock(&self, slice: Duration) -> io::Result<Option<Acquired>> {
         // pthread_mutex_timedlock takes an absolute CLOCK_REALTIME deadline, so a step of the
-        // wall clock (NTP, an administrator) while we wait makes the wait longer or shorter.
+        // wall clock (NTP, an administrator) while we wait makes this slice longer or shorter.
         // glibc >= 2.30 has pthread_mutex_clocklock, which takes CLOCK_MONOTONIC, but the libc
         // crate this workspace uses (0.2.191) does not declare it for Linux/glibc; declaring
-        // it ourselves would fail to link on an older glibc. So: CLOCK_REALTIME, knowingly.
+        // it ourselves would fail to link on an older glibc. A slice is short and the caller
+        // keeps its own deadline on the monotonic clock, so a step only shifts one slice.
         let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)?;
-        let deadline = Duration::new(now.tv_sec() as u64, now.tv_nsec() as u32)
-            .checked_add(timeout)
-            .filter(|d| libc::time_t::try_from(d.as_secs()).is_ok());
-        let Some(deadline) = deadline else {
-            return self.lock().map(Some); // no representable deadline: no deadline
-        };
+        let end = Duration::new(now.tv_sec() as u64, now.tv_nsec() as u32) + slice;
         let ts = libc::timespec {
-            tv_sec: deadline.as_secs() as libc::time_t,
-            tv_nsec: deadline.subsec_nanos() as libc::c_long,
+            tv_sec: end.as_secs() as libc::time_t,
+            tv_nsec: end.subsec_nanos() as libc::c_long,
         };
-        // SAFETY: as in `lock`; `ts` is a valid timespec that outlives the call.
+        // SAFETY: `m` was initialized by `init` and stays mapped while `self` lives; `ts` is a
+        // valid timespec that outlives the call.
         let rc = unsafe { libc::pthread_mutex_timedlock(self.m, &ts) };
         if rc == libc::ETIMEDOUT {
             return Ok(None);
         }
         self.after_lock(rc).map(Some)
-    }
-
-    /// Waits until `deadline`, or for ever when it is `None`.
-    pub(crate) fn lock_until(&self, deadline: Option<Instant>) -> io::Result<Option<Acquired>> {
-        match deadline {
-            None => self.lock().map(Some),
-            Some(d) => self.lock_timeout(d.saturating_duration_since(Instant::now())),
-        }
     }
 
     #[inline]
@@ -375,5 +408,79 @@ pub trait LockResultExt<G> {
 impl<G> LockResultExt<G> for LockResult<G> {
     fn recover(self) -> G {
         self.unwrap_or_else(OwnerDied::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ExitStatus, Process};
+    use std::sync::atomic::AtomicU32;
+
+    const DEADLINE: Duration = Duration::from_secs(30);
+
+    fn proc_state(pid: u32) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat.rsplit_once(") ")?.1.chars().next()
+    }
+
+    fn wait_until(what: &str, cond: impl Fn() -> bool) {
+        let end = Instant::now() + DEADLINE;
+        while !cond() {
+            assert!(Instant::now() < end, "timed out waiting for: {what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The state a `SIGKILL`ed hand-off can leave (see `RawMutex::lock_until`), forced
+    /// exactly: a waiter asleep in the kernel on a lock that is free, with nobody left to
+    /// wake it. The owner lets the lock go by clearing the futex word without the wake-up
+    /// (what glibc's unlock does, minus the wake that a killed process swallowed), then is
+    /// killed: the kernel finds the word no longer names it and wakes nobody. Before the fix
+    /// the waiter slept there for good.
+    #[test]
+    #[cfg(target_env = "gnu")]
+    fn a_waiter_whose_wake_up_was_lost_takes_the_lock_once_it_is_free() {
+        let region = Arc::new(SharedRegion::new("coord-lock-test", 4096).unwrap());
+        let m = RawMutex::init(region.clone(), 0, false).unwrap();
+        // glibc's pthread_mutex_t starts with its futex word (`__data.__lock`): 0 when free,
+        // else the owner's tid, with bit 31 set once a waiter sleeps on it.
+        // SAFETY: the mutex lives at offset 0 of the region, which `region` keeps mapped; the
+        // word is 4-byte aligned and only touched atomically.
+        let word = unsafe { &*(region.ptr() as *const AtomicU32) };
+        // SAFETY: offset 128 is inside the page, aligned, and used by nothing else.
+        let flags = unsafe { &*(region.ptr().add(128) as *const [AtomicU32; 2]) };
+        let (held, got) = (&flags[0], &flags[1]);
+        let owner = Process::start(|| {
+            let _ = m.lock().unwrap();
+            held.store(1, Ordering::Release);
+            let end = Instant::now() + DEADLINE;
+            while Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+        .unwrap();
+        wait_until("the owner holds the lock", || held.load(Ordering::Acquire) == 1);
+        let waiter = Process::start(|| {
+            let _ = m.lock().unwrap();
+            got.store(1, Ordering::Release);
+            m.unlock();
+        })
+        .unwrap();
+        wait_until("the waiter sleeps on the lock", || {
+            word.load(Ordering::Acquire) & 0x8000_0000 != 0 && proc_state(waiter.pid()) == Some('S')
+        });
+        word.store(0, Ordering::Release);
+        owner.kill().unwrap();
+        assert_eq!(
+            owner.join_timeout(DEADLINE).unwrap(),
+            Some(ExitStatus::Signaled(nix::sys::signal::Signal::SIGKILL))
+        );
+        let st = waiter.join_timeout(DEADLINE).unwrap();
+        assert!(
+            st.as_ref().is_some_and(ExitStatus::success),
+            "the waiter slept on a free lock: {st:?}"
+        );
+        assert_eq!(got.load(Ordering::Acquire), 1);
     }
 }

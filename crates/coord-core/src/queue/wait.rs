@@ -59,27 +59,29 @@ pub(super) fn pipe_bytes(fd: BorrowedFd<'_>) -> Result<usize, Error> {
 
 /// Waits until `word` is non-zero (or the deadline passes: `false`). A process-shared futex:
 /// the word lives in shared memory, so the call must not use the PRIVATE flag.
+///
+/// In slices, like every other wait: the first producer bumps the word and then wakes us, and
+/// a producer killed between the two would otherwise leave us asleep for good.
 pub(super) fn wait_first_producer(word: &AtomicU32, deadline: Option<Instant>) -> bool {
     while word.load(Ordering::Acquire) == 0 {
-        let ts = match deadline {
-            None => None,
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return false;
-                }
-                Some(libc::timespec {
-                    tv_sec: left.as_secs() as libc::time_t,
-                    tv_nsec: left.subsec_nanos() as libc::c_long,
-                })
-            }
+        let Some(slice) = next_slice(deadline) else {
+            return false;
         };
-        let ts_ptr = ts
-            .as_ref()
-            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        let ts = libc::timespec {
+            tv_sec: slice.as_secs() as libc::time_t,
+            tv_nsec: slice.subsec_nanos() as libc::c_long,
+        };
         // SAFETY: FUTEX_WAIT reads the aligned u32 at `word` (shared memory, mapped while the
-        // queue lives) and sleeps while it still holds 0; `ts_ptr` is null or a live timespec.
-        unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, 0u32, ts_ptr) };
+        // queue lives) and sleeps while it still holds 0; `ts` is a live timespec (relative).
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAIT,
+                0u32,
+                &ts as *const libc::timespec,
+            )
+        };
     }
     true
 }
