@@ -20,7 +20,12 @@ pub const TOTAL: u64 = 4_000;
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// `RUNS` runs of one method; the first one records into `trace` if given.
-fn runs(method: Method, workers: usize, per_worker: u64, trace: Option<&Trace>) -> anyhow::Result<Vec<CounterRun>> {
+fn runs(
+    method: Method,
+    workers: usize,
+    per_worker: u64,
+    trace: Option<&Trace>,
+) -> anyhow::Result<Vec<CounterRun>> {
     (0..RUNS)
         .map(|k| {
             let tr = trace.filter(|_| k == 0);
@@ -44,7 +49,13 @@ fn line(rate: Spread) -> String {
 
 /// Runs the class scenario with `workers` workers in steps 2 and 3. `say` prints, `pause`
 /// waits for Enter (or does nothing).
-pub fn run(workers: usize, width: usize, color: bool, say: &mut dyn FnMut(&str), pause: &mut dyn FnMut()) -> anyhow::Result<()> {
+pub fn run(
+    workers: usize,
+    width: usize,
+    color: bool,
+    say: &mut dyn FnMut(&str),
+    pause: &mut dyn FnMut(),
+) -> anyhow::Result<()> {
     let per = TOTAL / workers as u64;
     say(&format!(
         "Lecture 27, Concept 3.1, class mode (Rust, real processes, a real manager process)\n\
@@ -53,7 +64,10 @@ pub fn run(workers: usize, width: usize, color: bool, say: &mut dyn FnMut(&str),
         group(per * workers as u64)
     ));
 
-    say(&format!("\nStep 1 of 3: one worker makes all {} requests.\n", group(per * workers as u64)));
+    say(&format!(
+        "\nStep 1 of 3: one worker makes all {} requests.\n",
+        group(per * workers as u64)
+    ));
     say("Question for the room: how many increments per second will it get?\n");
     pause();
     let one = rates(&runs(Method::ManagerAdd, 1, per * workers as u64, None)?);
@@ -64,7 +78,9 @@ pub fn run(workers: usize, width: usize, color: bool, say: &mut dyn FnMut(&str),
         group(per),
         group(per * workers as u64)
     ));
-    say(&format!("Question for the room: with {workers} workers instead of 1, how much faster will the counter go?\n"));
+    say(&format!(
+        "Question for the room: with {workers} workers instead of 1, how much faster will the counter go?\n"
+    ));
     pause();
     let trace = Trace::new(workers, per)?;
     let many = rates(&runs(Method::ManagerAdd, workers, per, Some(&trace))?);

@@ -33,7 +33,12 @@ pub const KINDS: &[Kind] = &[
         "requests answered (one A per N, N below)",
         Color::Green,
     ),
-    Kind::begin(code::SERVING, "serving", '#', "manager serving requests (its own stats)"),
+    Kind::begin(
+        code::SERVING,
+        "serving",
+        '#',
+        "manager serving requests (its own stats)",
+    ),
     Kind::end(code::SERVED, "served"),
     Kind::begin(code::RUN, "run", '=', "worker in its add loop"),
     Kind::end(code::RUN_DONE, "run_done"),
@@ -65,9 +70,7 @@ impl Trace {
     pub fn collect(&self) -> Timeline {
         let names = names(self.rec.lanes() - 1);
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        self.rec
-            .collect(&names, KINDS)
-            .with_idle_label("not recorded")
+        self.rec.collect(&names, KINDS).with_idle_label("not recorded")
     }
 }
 

@@ -24,10 +24,9 @@ fn timeline_lanes_and_counts_match_the_runs_own_report() {
     // 3 workers of 300 requests: `every` is 8, and 300 is not a multiple of it, so a probe
     // that noted every request, or a fixed number of them, would not match.
     let out = run_in_group(
-        bin().args(["--quick", "--json", "--workers", "3", "--iterations", "300"]).args([
-            "--timeline-svg",
-            svg_path.to_str().unwrap(),
-        ]),
+        bin()
+            .args(["--quick", "--json", "--workers", "3", "--iterations", "300"])
+            .args(["--timeline-svg", svg_path.to_str().unwrap()]),
         DEADLINE,
     );
     let svg = std::fs::read_to_string(&svg_path).expect("the SVG was written");
@@ -64,7 +63,11 @@ fn timeline_lanes_and_counts_match_the_runs_own_report() {
         assert_eq!(count(lane, "run"), 1, "{name}");
         assert_eq!(count(lane, "run_done"), 1, "{name}");
         assert_eq!(count(lane, "answered"), done / every, "{name}: {lane}");
-        assert_eq!(drawn.count(name, "answered") as u64, count(lane, "answered"), "{name}");
+        assert_eq!(
+            drawn.count(name, "answered") as u64,
+            count(lane, "answered"),
+            "{name}"
+        );
         assert_eq!(drawn.count(name, "run") as u64, 1, "{name}");
     }
 }
@@ -88,7 +91,10 @@ fn timeline_text_has_a_lane_per_process_and_says_what_it_shows() {
         assert!(row.contains('A') && row.contains('='), "{row:?}");
     }
     assert!(s.contains("legend:") && s.contains("served 800 requests"), "{s}");
-    assert!(s.contains("one A = 5 requests answered; only 1 in 5 is drawn"), "{s}");
+    assert!(
+        s.contains("one A = 5 requests answered; only 1 in 5 is drawn"),
+        "{s}"
+    );
     assert!(s.contains("comes from its own stats"), "{s}");
     // The tables are still there, unchanged around the timeline.
     assert!(s.contains("5.1") && s.contains("3.1"), "{s}");
@@ -133,8 +139,8 @@ fn class_mode_runs_end_to_end_with_stdin_closed() {
 /// The SVG the book shows (docs/capture.sh writes it) parses and names every lane.
 #[test]
 fn the_books_timeline_svg_is_valid_and_names_every_lane() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../docs/src/timelines/shared_state.svg");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/src/timelines/shared_state.svg");
     let svg = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let c = timeline::svg::check(&svg).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.names(), ["manager", "w0", "w1", "w2", "w3"]);

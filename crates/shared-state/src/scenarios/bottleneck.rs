@@ -5,8 +5,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::counter::{CounterRun, Method, Work, run_counter_traced};
-use crate::lanes::Trace;
 use super::{Config, Spread};
+use crate::lanes::Trace;
 
 /// One row of the bottleneck table: `runs` runs of one method, summarized by the median run.
 #[derive(Debug, Clone, Serialize)]

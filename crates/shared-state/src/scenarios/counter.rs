@@ -307,8 +307,10 @@ pub fn run_counter_traced(
                 // workers were released to now, with its CPU time at both ends.
                 let (t0, t1) = (gate.opened_at_ns(), monotonic_ns());
                 let calls = (after.calls - before.calls) as u32;
-                tr.rec.record_at(0, code::SERVING, 0, t0, before.cpu_time.as_nanos() as u64)?;
-                tr.rec.record_at(0, code::SERVED, calls, t1, after.cpu_time.as_nanos() as u64)?;
+                tr.rec
+                    .record_at(0, code::SERVING, 0, t0, before.cpu_time.as_nanos() as u64)?;
+                tr.rec
+                    .record_at(0, code::SERVED, calls, t1, after.cpu_time.as_nanos() as u64)?;
             }
             let final_count = proxy.get()? as u64;
             let cpu = after.cpu_time.saturating_sub(before.cpu_time).as_nanos() as u64;
