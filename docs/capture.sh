@@ -136,3 +136,15 @@ capture ipc_peers "cargo bench -p ipc-peers" -- bash -c 'cargo bench -q -p ipc-p
 extract ipc_peers_one_cpu ipc_peers '^u64 round trip .*both on CPU 0' '^u64 round trip .*CPU 1'
 extract ipc_peers_two_cpus ipc_peers '^u64 round trip .*CPU 1' '^one process'
 extract ipc_peers_local ipc_peers '^one process' '^issue 16'
+
+# shared-state's timeline: the bottleneck's first run of (a) with 4 workers, text and SVG from
+# the same run (the SVG is checked in under docs/src/timelines/; a test parses it).
+capture timeline_shared_state \
+    "cargo run -p shared-state -- --timeline --timeline-svg docs/src/timelines/shared_state.svg" -- \
+    env COLUMNS=100 cargo run -q -p shared-state -- --timeline \
+    --timeline-svg docs/src/timelines/shared_state.svg
+extract timeline_shared_state_lanes timeline_shared_state '^    Timeline of' '^    [(]timeline written'
+capture class_shared_state "cargo run -p shared-state -- --class < /dev/null" -- \
+    env COLUMNS=100 cargo run -q -p shared-state -- --class < /dev/null
+extract class_shared_state_step1 class_shared_state '^Lecture 27' '^Step 2 of'
+extract class_shared_state_steps23 class_shared_state '^Step 2 of' '^NO END'

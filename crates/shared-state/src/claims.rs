@@ -23,6 +23,9 @@ pub struct Report {
     pub bottleneck: Vec<BottleneckRow>,
     pub lost_updates: Vec<LostUpdates>,
     pub fixed_capacity: FixedLayout,
+    /// With `--timeline` or `--timeline-svg`: the drawn run's lanes and event counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<crate::lanes::TimelineReport>,
 }
 
 /// The lecture's quantitative claims of 3.1 and 5.1, checked against this run.

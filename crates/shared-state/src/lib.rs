@@ -18,11 +18,15 @@
 //! | [`scenarios::fixed`] | 5.1: a fixed-size array against the manager's list |
 //! | [`claims`] | the lecture's claims against this run's figures; the `--json` report |
 //! | [`render`] | the text output |
+//! | [`lanes`], [`class`] | `--timeline`: the bottleneck run drawn; `--class`: one scenario for a room |
 //!
 //! Every worker is a real forked process and every shared object real `MAP_SHARED` memory or
 //! a real manager server (see `coord-core`).
 
 pub mod claims;
+pub mod class;
+pub mod cli;
+pub mod lanes;
 pub mod lesson;
 pub mod render;
 pub mod scenarios;

@@ -176,6 +176,9 @@ fn help_describes_every_option() {
         "--workers",
         "--runs",
         "--json",
+        "--timeline",
+        "--timeline-svg",
+        "--class",
     ] {
         let line = o
             .stdout

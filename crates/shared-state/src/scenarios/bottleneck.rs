@@ -4,8 +4,9 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use super::counter::{CounterRun, Method, Work, run_counter};
+use super::counter::{CounterRun, Method, Work, run_counter_traced};
 use super::{Config, Spread};
+use crate::lanes::Trace;
 
 /// One row of the bottleneck table: `runs` runs of one method, summarized by the median run.
 #[derive(Debug, Clone, Serialize)]
@@ -50,6 +51,11 @@ impl BottleneckRow {
 /// The bottleneck scenario, `cfg.runs` runs of each: (a) with one worker and with
 /// `cfg.workers` (the same number of calls in total), then (b), (c), (d).
 pub fn bottleneck(cfg: &Config) -> Result<Vec<BottleneckRow>> {
+    bottleneck_traced(cfg, None)
+}
+
+/// As [`bottleneck`]; with a `trace`, the first run of (a) with several workers records in it.
+pub fn bottleneck_traced(cfg: &Config, trace: Option<&Trace>) -> Result<Vec<BottleneckRow>> {
     let mut plan = vec![(Method::ManagerAdd, 1, cfg.iterations * cfg.workers as u64)];
     for method in Method::EXACT {
         let n = if method.uses_manager() {
@@ -62,7 +68,11 @@ pub fn bottleneck(cfg: &Config) -> Result<Vec<BottleneckRow>> {
     let mut out = Vec::new();
     for (method, workers, n) in plan {
         let runs = (0..cfg.runs.max(1))
-            .map(|_| run_counter(method, workers, Work::Count(n), cfg.deadline))
+            .map(|k| {
+                let drawn = method == Method::ManagerAdd && workers > 1 && k == 0;
+                let tr = trace.filter(|_| drawn);
+                run_counter_traced(method, workers, Work::Count(n), cfg.deadline, tr)
+            })
             .collect::<Result<Vec<_>>>()?;
         out.push(BottleneckRow::from_runs(runs));
     }

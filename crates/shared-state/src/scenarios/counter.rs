@@ -11,6 +11,7 @@ use coord_core::{
 use crossbeam_utils::Backoff;
 use serde::Serialize;
 
+use crate::lanes::{Trace, code};
 use crate::lesson;
 
 /// How a worker adds one to the shared counter.
@@ -172,6 +173,33 @@ const SLOTS: usize = 4;
 /// often), released together, and reports what arrived. Manager methods get a fresh manager
 /// process, shut down before returning.
 pub fn run_counter(method: Method, workers: usize, work: Work, deadline: Duration) -> Result<CounterRun> {
+    run_counter_traced(method, workers, work, deadline, None)
+}
+
+/// `n` increments, noting every `every`-th one in the worker's lane (the trace's probe: the
+/// lesson's function runs unchanged, in chunks of `every`).
+fn increment_traced(method: Method, counter: &Counter, n: u64, lane: usize, tr: &Trace) -> Result<(), Error> {
+    let mut done = 0;
+    while done < n {
+        let k = tr.every.min(n - done);
+        increment(method, counter, k)?;
+        done += k;
+        if k == tr.every {
+            tr.rec.record(lane, code::ANSWERED, done as u32)?;
+        }
+    }
+    Ok(())
+}
+
+/// As [`run_counter`], recording the run in `trace` if given: lane 0 the manager (derived
+/// from its own stats), lane `i + 1` worker `i` (see [`crate::lanes`]).
+pub fn run_counter_traced(
+    method: Method,
+    workers: usize,
+    work: Work,
+    deadline: Duration,
+    trace: Option<&Trace>,
+) -> Result<CounterRun> {
     if workers == 0 {
         bail!("at least one worker is needed");
     }
@@ -204,12 +232,19 @@ pub fn run_counter(method: Method, workers: usize, work: Work, deadline: Duratio
         gate.wait_timeout(deadline)?;
         let start = monotonic_ns();
         stamps.set(SLOTS * i, start)?;
-        let done = match work {
-            Work::Count(n) => {
+        if let Some(tr) = trace {
+            tr.rec.record(i + 1, code::RUN, 0)?;
+        }
+        let done = match (work, trace) {
+            (Work::Count(n), Some(tr)) => {
+                increment_traced(method, &counter, n, i + 1, tr)?;
+                n
+            }
+            (Work::Count(n), None) => {
                 increment(method, &counter, n)?;
                 n
             }
-            Work::For(window) => {
+            (Work::For(window), _) => {
                 let end = start + window.as_nanos() as u64;
                 let mut done = 0;
                 loop {
@@ -222,6 +257,9 @@ pub fn run_counter(method: Method, workers: usize, work: Work, deadline: Duratio
             }
         };
         stamps.set(SLOTS * i + 1, monotonic_ns())?;
+        if let Some(tr) = trace {
+            tr.rec.record(i + 1, code::RUN_DONE, done as u32)?;
+        }
         stamps.set(SLOTS * i + 3, done)?;
         if let Counter::Manager(_, p) = &counter {
             stamps.set(SLOTS * i + 2, p.round_trips() - trips_before)?;
@@ -264,6 +302,16 @@ pub fn run_counter(method: Method, workers: usize, work: Work, deadline: Duratio
         Counter::Manager(m, proxy) => {
             let after = m.stats()?;
             let before = before.expect("taken for manager methods");
+            if let Some(tr) = trace {
+                // The manager's lane, from its own counters: one span from the moment the
+                // workers were released to now, with its CPU time at both ends.
+                let (t0, t1) = (gate.opened_at_ns(), monotonic_ns());
+                let calls = (after.calls - before.calls) as u32;
+                tr.rec
+                    .record_at(0, code::SERVING, 0, t0, before.cpu_time.as_nanos() as u64)?;
+                tr.rec
+                    .record_at(0, code::SERVED, calls, t1, after.cpu_time.as_nanos() as u64)?;
+            }
             let final_count = proxy.get()? as u64;
             let cpu = after.cpu_time.saturating_sub(before.cpu_time).as_nanos() as u64;
             let load = ManagerLoad {
