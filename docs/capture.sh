@@ -136,3 +136,18 @@ capture ipc_peers "cargo bench -p ipc-peers" -- bash -c 'cargo bench -q -p ipc-p
 extract ipc_peers_one_cpu ipc_peers '^u64 round trip .*both on CPU 0' '^u64 round trip .*CPU 1'
 extract ipc_peers_two_cpus ipc_peers '^u64 round trip .*CPU 1' '^one process'
 extract ipc_peers_local ipc_peers '^one process' '^issue 16'
+
+# check-frequency's timelines: Example 27.2 with the flag raised by w0, `count % 10` then
+# `i % 10`, one lane per worker; the SVGs under docs/src/timelines/.
+capture timeline_check_frequency \
+    "cargo run -p check-frequency -- --timeline --timeline-svg docs/src/timelines/check_frequency.svg" -- \
+    env COLUMNS=100 cargo run -q -p check-frequency -- --timeline \
+    --timeline-svg docs/src/timelines/check_frequency.svg
+extract timeline_check_frequency_lecture timeline_check_frequency '^    Timeline of `count' '^[(]timeline of this run'
+extract timeline_check_frequency_corrected timeline_check_frequency '^    Timeline of `i %' '^NO-END-MARK$'
+capture timeline_check_frequency_svg_corrected \
+    "cargo run -p check-frequency -- --check corrected --timeline-svg docs/src/timelines/check_frequency_corrected.svg" -- \
+    cargo run -q -p check-frequency -- --check corrected \
+    --timeline-svg docs/src/timelines/check_frequency_corrected.svg
+capture check_frequency_class "cargo run -p check-frequency -- --class" -- \
+    bash -c 'COLUMNS=100 cargo run -q -p check-frequency -- --class </dev/null'

@@ -140,3 +140,19 @@ fn class_mode_runs_end_to_end_with_stdin_closed() {
     );
     assert!(steps[2].contains("waiting for a core"), "{}", steps[2]);
 }
+
+/// The SVG timelines the book shows (docs/capture.sh writes them): each must parse as SVG,
+/// name every lane, and show w0 raising the flag and seeing it.
+#[test]
+fn the_books_timeline_svgs_are_valid_and_name_every_lane() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/src/timelines");
+    for file in ["check_frequency.svg", "check_frequency_corrected.svg"] {
+        let path = dir.join(file);
+        let svg = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let c = timeline::svg::check(&svg).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(c.names(), ["w0", "w1", "w2", "w3"], "{file}");
+        assert_eq!(c.count("w0", "raised"), 1, "{file}");
+        assert_eq!(c.count("w0", "saw_flag"), 1, "{file}");
+        assert!(c.count("w0", "read") > 0, "{file}");
+    }
+}
