@@ -18,6 +18,7 @@ pub enum TimelineCheck {
 /// then a sweep of check intervals with a locked and an atomic flag, and a recommended interval.
 #[derive(Parser, Debug)]
 #[command(name = "check-frequency", version)]
+#[command(group = clap::ArgGroup::new("timeline_runs").args(["timeline", "timeline_svg"]).multiple(true))]
 pub struct Args {
     #[command(flatten)]
     pub config: Config,
@@ -36,10 +37,10 @@ pub struct Args {
     #[arg(long, value_name = "FILE", conflicts_with = "csv")]
     pub timeline_svg: Option<std::path::PathBuf>,
     /// Timeline runs: only one of the two checks [default: both]
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, requires = "timeline_runs")]
     pub check: Option<TimelineCheck>,
     /// Timeline runs: the number at which w0 raises the flag [default: half of --limit]
-    #[arg(long, value_parser = clap::value_parser!(u64).range(2..))]
+    #[arg(long, requires = "timeline_runs", value_parser = clap::value_parser!(u64).range(2..))]
     pub raise_at: Option<u64>,
     /// Class mode: Example 27.2 in three steps, a question for the room before each answer;
     /// Enter reveals it (no pause when stdin is not a terminal)

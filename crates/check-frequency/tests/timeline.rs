@@ -156,3 +156,26 @@ fn the_books_timeline_svgs_are_valid_and_name_every_lane() {
         assert!(c.count("w0", "read") > 0, "{file}");
     }
 }
+
+#[test]
+fn timeline_options_fail_clearly_when_misused() {
+    for (args, mention) in [
+        (&["--check", "lecture"][..], "--timeline"),
+        (&["--timeline", "--raise-at", "30000"][..], "--raise-at"),
+        (&["--timeline", "--json"][..], "--json"),
+        (&["--class", "--timeline"][..], "--class"),
+    ] {
+        let o = run(args, "80", DEADLINE);
+        assert!(o.status.code().is_some_and(|c| c != 0), "{args:?} was accepted");
+        assert!(
+            o.stderr.contains("error") && o.stderr.contains(mention),
+            "{args:?}: {}",
+            o.stderr
+        );
+        assert!(
+            !o.stderr.contains("panicked") && o.stdout.is_empty(),
+            "{args:?}: {}",
+            o.stdout
+        );
+    }
+}
