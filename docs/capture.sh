@@ -148,3 +148,18 @@ capture class_shared_state "cargo run -p shared-state -- --class < /dev/null" --
     env COLUMNS=100 cargo run -q -p shared-state -- --class < /dev/null
 extract class_shared_state_step1 class_shared_state '^Lecture 27' '^Step 2 of'
 extract class_shared_state_steps23 class_shared_state '^Step 2 of' '^NO END'
+
+# check-frequency's timelines: Example 27.2 with the flag raised by w0, `count % 10` then
+# `i % 10`, one lane per worker; the SVGs under docs/src/timelines/.
+capture timeline_check_frequency \
+    "cargo run -p check-frequency -- --timeline --timeline-svg docs/src/timelines/check_frequency.svg" -- \
+    env COLUMNS=100 cargo run -q -p check-frequency -- --timeline \
+    --timeline-svg docs/src/timelines/check_frequency.svg
+extract timeline_check_frequency_lecture timeline_check_frequency '^    Timeline of `count' '^[(]timeline of this run'
+extract timeline_check_frequency_corrected timeline_check_frequency '^    Timeline of `i %' '^NO-END-MARK$'
+capture timeline_check_frequency_svg_corrected \
+    "cargo run -p check-frequency -- --check corrected --timeline-svg docs/src/timelines/check_frequency_corrected.svg" -- \
+    cargo run -q -p check-frequency -- --check corrected \
+    --timeline-svg docs/src/timelines/check_frequency_corrected.svg
+capture check_frequency_class "cargo run -p check-frequency -- --class" -- \
+    bash -c 'COLUMNS=100 cargo run -q -p check-frequency -- --class </dev/null'

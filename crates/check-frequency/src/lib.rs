@@ -20,10 +20,15 @@
 //! | [`claims`] | the results judged against the lecture's claims (`--json`) |
 //! | [`config`] | the options a run takes (`--help`) |
 //! | [`render`], [`chart`] | the text the binary prints |
+//! | [`lanes`], [`class`] | `--timeline` (one lane per worker) and `--class` |
+//! | [`cli`] | the command line |
 
 pub mod chart;
 pub mod claims;
+pub mod class;
+pub mod cli;
 pub mod config;
+pub mod lanes;
 pub mod lesson;
 pub mod render;
 pub mod scenarios;

@@ -146,6 +146,11 @@ fn every_option_has_a_help_line() {
         "--full",
         "--json",
         "--csv",
+        "--timeline",
+        "--timeline-svg",
+        "--check",
+        "--raise-at",
+        "--class",
     ] {
         let line = o
             .stdout

@@ -72,6 +72,16 @@ impl<'a, F: StopFlag> Probe<'a, F> {
         range.inspect(|_| self.taken.set(self.taken.get() + 1))
     }
 
+    /// Numbers handed out so far: the one under test is number `taken() + 1` of `2..`.
+    pub fn taken(&self) -> u64 {
+        self.taken.get()
+    }
+
+    /// Whether the last read found the flag up.
+    pub fn stopped(&self) -> bool {
+        self.stopped.get()
+    }
+
     /// The tally, once the worker has returned.
     pub fn finish(&self) -> Tally {
         let taken = self.taken.get();

@@ -6,11 +6,13 @@
 //! * [`sweep`]: Concept 4.1's loop at every check interval, with a locked and an atomic flag.
 //! * [`read_cost`]: what one flag read costs, alone and with every worker reading at once.
 //! * [`recommend`]: the interval the lesson's rule gives for this run's figures.
+//! * [`stop_run`]: Example 27.2 with the flag raised, recorded for the timeline.
 //! * [`run`]: all of it in the order the binary prints it.
 
 pub mod example;
 pub mod read_cost;
 pub mod recommend;
+pub mod stop_run;
 pub mod sweep;
 
 use std::time::{Duration, Instant};
