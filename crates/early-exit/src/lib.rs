@@ -36,6 +36,8 @@
 //! | [`procs`] | shapes that can run, joins with a deadline |
 
 pub mod claims;
+pub mod cli;
+pub mod lanes;
 pub mod lesson;
 pub mod procs;
 pub mod render;
@@ -46,5 +48,5 @@ pub use procs::{JOIN_TIMEOUT, MAX_WORKERS, check_needle, check_shape};
 pub use scenarios::{
     Comparison, Example271, Exit, FlagCost, FlagKind, Matcher, RaceTally, SearchConfig, SearchRun, SetMode,
     Smallest, Target, WorkerReport, compare_early_exit, example_27_1, flag_read_cost, median_u64,
-    race_trials, score, search, smallest,
+    race_trials, score, search, search_traced, smallest,
 };
