@@ -65,4 +65,8 @@ pub struct Args {
     /// reveals it (no pause when stdin is not a terminal)
     #[arg(long, conflicts_with_all = ["json", "timeline_svg", "needle", "density", "no_early_exit", "smallest", "unsafe_set"])]
     pub class: bool,
+    /// Class mode: where the match sits (the same seed, the same search; the schedule is the
+    /// machine's)
+    #[arg(long, default_value_t = 1, requires = "class")]
+    pub seed: u64,
 }

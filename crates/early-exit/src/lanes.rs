@@ -233,10 +233,10 @@ pub fn what_it_shows(t: &Timeline, run: &SearchRun) -> Vec<String> {
             (None, Some(f)) => format!(
                 "last item examined {}, then saw the flag up (F); {} examined after it rose (w)",
                 f.arg - 1,
-                lane.of(code::WASTED).count()
+                w.after_set
             ),
             _ => format!(
-                "never saw the flag up: {} (last read before item {})",
+                "never saw the flag up: {} (last item examined {})",
                 w.exit.describe(),
                 last(code::READ)
                     .or(last(code::WASTED))

@@ -36,6 +36,7 @@
 //! | [`procs`] | shapes that can run, joins with a deadline |
 
 pub mod claims;
+pub mod class;
 pub mod cli;
 pub mod lanes;
 pub mod lesson;

@@ -18,6 +18,10 @@ fn main() {
 }
 
 fn run(a: &Args) -> Result<()> {
+    if a.class {
+        let code = early_exit::class::in_class(a.workers as usize, a.seed)?;
+        std::process::exit(code);
+    }
     let (workers, focused) = (a.workers as usize, a.no_early_exit || a.smallest || a.unsafe_set);
     early_exit::check_shape(workers, a.range)?;
     if let Some(n) = a.needle {
