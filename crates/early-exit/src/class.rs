@@ -73,8 +73,9 @@ pub fn run(
     }
     let _ = writeln!(
         s,
-        "Answer: {} to {} wasted over {RUNS} runs ({}): timing-dependent. A running worker stops at\n\
-         its next read; one waiting for a core stops as soon as it runs again.",
+        "Answer: {} to {} wasted over {RUNS} runs ({}).\n\
+         Timing-dependent: a running worker stops at its next read; one waiting for a core\n\
+         stops only when it runs again (and may finish the item it had started).",
         wasted.iter().min().unwrap_or(&0),
         wasted.iter().max().unwrap_or(&0),
         wasted.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
@@ -90,8 +91,8 @@ pub fn run(
         ..cfg
     })?;
     say(&format!(
-        "\nAnswer: {} (every one of their {} x {RANGE}), against {} with the flag above. Not a\n\
-         matter of timing: without the check each loop runs to the end of its range.\n",
+        "\nAnswer: {} (every one of their {} x {RANGE}), against {} in step 1's run. Not\n\
+         a matter of timing: without the check each loop runs to the end of its range.\n",
         without.beyond_winner(),
         workers - 1,
         first.beyond_winner()

@@ -148,3 +148,20 @@ fn the_svg_matches_the_same_runs_json() {
     }
     assert_eq!(workers.iter().filter(|w| w.exit == "won").count(), 1);
 }
+
+/// The SVG timeline the book shows (docs/capture.sh writes it from a real run): it must parse
+/// and name every lane, one worker raised the flag and every other one saw it.
+#[test]
+fn the_books_timeline_svg_is_valid_and_names_every_lane() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/src/timelines/early_exit.svg");
+    let svg = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let c = timeline::svg::check(&svg).unwrap();
+    assert_eq!(c.names(), ["parent", "w0", "w1", "w2", "w3"]);
+    for w in &c.names()[1..] {
+        assert_eq!(c.count(w, "flag_raised") + c.count(w, "flag_seen"), 1, "lane {w}");
+        assert_eq!(c.count(w, "search"), 1, "lane {w}");
+    }
+    let raised: usize = c.names()[1..].iter().map(|w| c.count(w, "flag_raised")).sum();
+    assert_eq!(raised, 1);
+}
