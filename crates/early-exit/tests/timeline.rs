@@ -147,6 +147,18 @@ fn the_svg_matches_the_same_runs_json() {
         expect_lane(w, &|k| c.count(&format!("w{}", w.id), k));
     }
     assert_eq!(workers.iter().filter(|w| w.exit == "won").count(), 1);
+    // The JSON's own per-lane counts are the SVG's, kind for kind (spans' ends are not drawn).
+    let lanes = json["results"]["compare"][0]["timeline"].as_array().unwrap();
+    assert_eq!(lanes.len(), 4);
+    for l in lanes {
+        let name = l["lane"].as_str().unwrap();
+        for (kind, n) in l["counts"].as_object().unwrap() {
+            if kind != "search_end" {
+                assert_eq!(c.count(name, kind) as u64, n.as_u64().unwrap(), "{name} {kind}");
+            }
+        }
+        assert_eq!(l["overflow"], 0, "{name}");
+    }
 }
 
 /// The SVG timeline the book shows (docs/capture.sh writes it from a real run): it must parse

@@ -72,6 +72,9 @@ pub struct CompareSection {
     /// The timeline of `shown.with_early_exit`, when the plan asked for one.
     #[serde(skip)]
     pub timeline: Option<timeline::Timeline>,
+    /// Per lane of that timeline, how many events of each kind (only when there is one).
+    #[serde(rename = "timeline", skip_serializing_if = "Option::is_none")]
+    pub timeline_counts: Option<Vec<crate::lanes::LaneCounts>>,
     pub reps: usize,
     pub total_with: Vec<u64>,
     pub total_without: Vec<u64>,
@@ -172,6 +175,7 @@ pub fn run_plan(p: &Plan) -> Result<Results> {
                 .collect(),
             reps: p.reps,
             shown: runs.swap_remove(0),
+            timeline_counts: timeline.as_ref().map(crate::lanes::counts),
             timeline,
         });
     }
