@@ -33,6 +33,9 @@
 //! | [`scenarios`] | the measured runs: they call the lesson's functions with instrumented stand-ins |
 //! | [`claims`] | results → the lecture's claims and the `--json` object |
 //! | [`render`] | results → the tables the binary prints |
+//! | [`lanes`] | `--timeline`: the flag reads each worker records, drawn one lane per process |
+//! | [`class`] | `--class`: one search for a room, a question before each answer |
+//! | [`cli`] | the binary's command line |
 //! | [`procs`] | shapes that can run, joins with a deadline |
 
 pub mod claims;

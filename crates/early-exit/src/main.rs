@@ -51,6 +51,9 @@ fn run(a: &Args) -> Result<()> {
         ),
         false => print!("{}", render::render(&p, &results)),
     }
+    if a.timeline && results.compare.is_empty() {
+        println!("\n(--timeline draws the searches of the early-exit comparison; this run has none)");
+    }
     for (i, c) in results.compare.iter().enumerate() {
         let (Some(t), run) = (&c.timeline, &c.shown.with_early_exit) else {
             continue;
