@@ -101,6 +101,18 @@ capture early_exit_atomic "cargo run -p early-exit -- --no-early-exit --needle 3
     run -p early-exit -- --no-early-exit --needle 350000 --flag atomic
 extract early_exit_atomic_search early_exit_atomic '^== 2[.]1 A search' '^What to notice'
 
+# early-exit's timeline: a match a fifth of the way into w0's range, so the others are busy
+# when the flag rises; the text lanes and, from the same run, the SVG the page shows.
+capture timeline_early_exit \
+    "cargo run -p early-exit -- --no-early-exit --needle 20000 --reps 1 --timeline --timeline-svg docs/src/timelines/early_exit.svg" -- \
+    env COLUMNS=100 cargo run -q -p early-exit -- --no-early-exit --needle 20000 --reps 1 --timeline \
+    --timeline-svg docs/src/timelines/early_exit.svg
+extract timeline_early_exit_lanes timeline_early_exit '^    Timeline of this' '^NO END'
+capture class_early_exit "cargo run -p early-exit -- --class < /dev/null" -- \
+    env COLUMNS=100 cargo run -q -p early-exit -- --class < /dev/null
+extract class_early_exit_step1 class_early_exit '^Lecture 27' '^Step 2 of'
+extract class_early_exit_steps23 class_early_exit '^Step 2 of' '^NO END'
+
 capture shared_state "cargo run -p shared-state" -- run -p shared-state
 extract shared_state_access shared_state '^1\. One access' '^2\. The bottleneck'
 extract shared_state_bottleneck shared_state '^2\. The bottleneck' '^3\. Correctness'

@@ -33,9 +33,15 @@
 //! | [`scenarios`] | the measured runs: they call the lesson's functions with instrumented stand-ins |
 //! | [`claims`] | results → the lecture's claims and the `--json` object |
 //! | [`render`] | results → the tables the binary prints |
+//! | [`lanes`] | `--timeline`: the flag reads each worker records, drawn one lane per process |
+//! | [`class`] | `--class`: one search for a room, a question before each answer |
+//! | [`cli`] | the binary's command line |
 //! | [`procs`] | shapes that can run, joins with a deadline |
 
 pub mod claims;
+pub mod class;
+pub mod cli;
+pub mod lanes;
 pub mod lesson;
 pub mod procs;
 pub mod render;
@@ -46,5 +52,5 @@ pub use procs::{JOIN_TIMEOUT, MAX_WORKERS, check_needle, check_shape};
 pub use scenarios::{
     Comparison, Example271, Exit, FlagCost, FlagKind, Matcher, RaceTally, SearchConfig, SearchRun, SetMode,
     Smallest, Target, WorkerReport, compare_early_exit, example_27_1, flag_read_cost, median_u64,
-    race_trials, score, search, smallest,
+    race_trials, score, search, search_traced, smallest,
 };

@@ -3,57 +3,9 @@
 
 use anyhow::Result;
 use clap::Parser;
+use early_exit::cli::Args;
 use early_exit::scenarios::plan::{self, Plan};
-use early_exit::{FlagKind, claims, render};
-
-/// Lecture 27, Concept 2.1 / Example 27.1: first found wins, and the other workers stop.
-///
-/// With no section option, runs every section (a few seconds on 2 cores): Example 27.1 as
-/// written, a placed-needle search with and without early exit, the price of a locked flag
-/// read, the lock-check-set race, and first-found against smallest.
-#[derive(Parser, Debug)]
-#[command(name = "early-exit", version)]
-struct Args {
-    /// Worker processes in the search sections (Example 27.1 always uses the lecture's 4)
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
-    workers: u32,
-    /// Numbers in each worker's range (worker i searches i*RANGE .. (i+1)*RANGE)
-    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
-    range: u64,
-    /// The single number that matches in the search [default: two runs, 1000 (the lecture's "found at position 1,000") and the middle of the last range]
-    #[arg(long, conflicts_with = "density")]
-    needle: Option<u64>,
-    /// Instead of one needle, about one number in D matches (also the density of the --smallest section) [default there: 25000]
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    density: Option<u64>,
-    /// Rounds of hashing per item: the work of one iteration (16: about 40 ns per item on this machine)
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    work: u32,
-    /// How workers read the shared flag in the search and the race
-    #[arg(long, value_enum, default_value_t = FlagKind::Locked)]
-    flag: FlagKind,
-    /// Section: the search without early exit, side by side with the early-exit run
-    #[arg(long)]
-    no_early_exit: bool,
-    /// Section: first found against the true smallest (branch and bound over a shared best)
-    #[arg(long)]
-    smallest: bool,
-    /// Section: check-then-set without the lock, against lock-check-set, over --runs races
-    #[arg(long)]
-    unsafe_set: bool,
-    /// Races per claim style in the --unsafe-set section (each forks --workers processes)
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    runs: u32,
-    /// Repetitions behind each median in the timing sections
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    reps: u32,
-    /// Print one JSON object (figures and the lecture's claims) instead of tables
-    #[arg(long)]
-    json: bool,
-    /// Fewer repetitions (3 reps, 50 races): a smoke run of every section
-    #[arg(long)]
-    quick: bool,
-}
+use early_exit::{claims, lanes, render};
 
 fn main() {
     // First, before any thread or child exists: `early-exit | head -3` then ends quietly
@@ -66,6 +18,10 @@ fn main() {
 }
 
 fn run(a: &Args) -> Result<()> {
+    if a.class {
+        let code = early_exit::class::in_class(a.workers as usize, a.seed)?;
+        std::process::exit(code);
+    }
     let (workers, focused) = (a.workers as usize, a.no_early_exit || a.smallest || a.unsafe_set);
     early_exit::check_shape(workers, a.range)?;
     if let Some(n) = a.needle {
@@ -85,6 +41,7 @@ fn run(a: &Args) -> Result<()> {
         flag: a.flag,
         runs: if a.quick { a.runs.min(50) } else { a.runs } as usize,
         reps: if a.quick { a.reps.min(3) } else { a.reps } as usize,
+        trace: a.timeline || a.timeline_svg.is_some(),
     };
     let results = plan::run_plan(&p)?;
     match a.json {
@@ -93,6 +50,27 @@ fn run(a: &Args) -> Result<()> {
             serde_json::to_string_pretty(&claims::to_json(&p, &results))?
         ),
         false => print!("{}", render::render(&p, &results)),
+    }
+    if a.timeline && results.compare.is_empty() {
+        println!("\n(--timeline draws the searches of the early-exit comparison; this run has none)");
+    }
+    for (i, c) in results.compare.iter().enumerate() {
+        let (Some(t), run) = (&c.timeline, &c.shown.with_early_exit) else {
+            continue;
+        };
+        if a.timeline {
+            let (w, color) = (timeline::term_width(), timeline::color_wanted());
+            println!(
+                "\n  Timeline, search {} ({:?}):\n{}",
+                i + 1,
+                c.target,
+                lanes::text(t, run, w, color)
+            );
+        }
+        if let (0, Some(path)) = (i, &a.timeline_svg) {
+            std::fs::write(path, lanes::svg(t, run))
+                .map_err(|e| anyhow::anyhow!("writing the timeline SVG to {}: {e}", path.display()))?;
+        }
     }
     Ok(())
 }

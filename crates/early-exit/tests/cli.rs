@@ -138,3 +138,34 @@ fn section_flag_runs_only_that_section() {
     assert!(o.stdout.contains("(same)"), "{}", o.stdout);
     assert!(!o.stdout.contains("Example 27.1 as written"));
 }
+
+#[test]
+fn class_mode_runs_to_the_end_with_stdin_closed() {
+    let r = run_in_group(
+        Command::new(env!("CARGO_BIN_EXE_early-exit"))
+            .args(["--class", "--seed", "3"])
+            .stdin(std::process::Stdio::null()),
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.status.code(), Some(0), "{}", r.stderr);
+    let o = &r.stdout;
+    assert_eq!(o.matches("Question for the room:").count(), 3, "{o}");
+    assert_eq!(o.matches("Answer:").count(), 3, "{o}");
+    assert!(!o.contains("[Enter to reveal]"), "no pause without a terminal");
+    // The seed places the match: the same one the library computes, in the last range.
+    let n = early_exit::class::needle(3, 4);
+    assert!(o.contains(&format!("matches: {n},")), "{o}");
+    assert!(
+        o.contains(&format!("found item {n} and raised the flag (R)")),
+        "{o}"
+    );
+    assert!(
+        o.contains("LockCheckSet:    over 40 races: 1 winner(s) in 40 runs"),
+        "{o}"
+    );
+    // Step 2 is exact: without early exit the others examine their whole ranges.
+    assert!(
+        o.contains("Answer: 300000 (every one of their 3 x 100000)"),
+        "{o}"
+    );
+}

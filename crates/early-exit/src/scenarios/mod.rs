@@ -24,8 +24,11 @@ pub mod work;
 
 pub use example::{Example271, example_27_1};
 pub use flags::{AtomicFlag, FlagKind};
-pub use search::{SearchConfig, SearchRun, SetMode, WorkerReport, search};
-pub use sections::{Comparison, FlagCost, RaceTally, compare_early_exit, flag_read_cost, race_trials};
+pub use search::{SearchConfig, SearchRun, SetMode, WorkerReport, search, search_traced};
+pub use sections::{
+    Comparison, FlagCost, RaceTally, compare_early_exit, compare_early_exit_traced, flag_read_cost,
+    race_trials,
+};
 pub use smallest::{Smallest, smallest};
 pub use work::{Matcher, Target, score};
 

@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use super::{
     Comparison, Example271, FlagCost, FlagKind, Matcher, RaceTally, SearchConfig, SearchRun, SetMode,
-    Smallest, Target, compare_early_exit, example_27_1, flag_read_cost, median_u64, race_trials, search,
+    Smallest, Target, compare_early_exit_traced, example_27_1, flag_read_cost, median_u64, race_trials,
+    search,
 };
 
 /// Which sections to run, and with what shape.
@@ -28,6 +29,9 @@ pub struct Plan {
     pub flag: FlagKind,
     pub runs: usize,
     pub reps: usize,
+    /// Record the timeline of each comparison's shown early-exit run (`--timeline`).
+    #[serde(skip)]
+    pub trace: bool,
 }
 
 impl Plan {
@@ -65,6 +69,12 @@ pub struct CompareSection {
     pub target: Target,
     /// The run shown in the table (the first).
     pub shown: Comparison,
+    /// The timeline of `shown.with_early_exit`, when the plan asked for one.
+    #[serde(skip)]
+    pub timeline: Option<timeline::Timeline>,
+    /// Per lane of that timeline, how many events of each kind (only when there is one).
+    #[serde(rename = "timeline", skip_serializing_if = "Option::is_none")]
+    pub timeline_counts: Option<Vec<crate::lanes::LaneCounts>>,
     pub reps: usize,
     pub total_with: Vec<u64>,
     pub total_without: Vec<u64>,
@@ -130,9 +140,11 @@ pub fn run_plan(p: &Plan) -> Result<Results> {
 
     let mut compare = Vec::new();
     for &target in p.targets.iter().filter(|_| p.compare) {
-        let mut runs = Vec::new();
-        for _ in 0..p.reps {
-            runs.push(compare_early_exit(&p.search_config(target))?);
+        let (mut runs, mut timeline) = (Vec::new(), None);
+        for rep in 0..p.reps {
+            let (c, t) = compare_early_exit_traced(&p.search_config(target), p.trace && rep == 0)?;
+            runs.push(c);
+            timeline = timeline.or(t);
         }
         let other_flag = match p.flag {
             FlagKind::Locked => FlagKind::Atomic,
@@ -163,6 +175,8 @@ pub fn run_plan(p: &Plan) -> Result<Results> {
                 .collect(),
             reps: p.reps,
             shown: runs.swap_remove(0),
+            timeline_counts: timeline.as_ref().map(crate::lanes::counts),
+            timeline,
         });
     }
 

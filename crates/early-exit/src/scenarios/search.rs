@@ -11,9 +11,12 @@ use crossbeam_utils::{Backoff, CachePadded};
 use lab_support::clock::process_cpu_ns;
 use serde::Serialize;
 
+use timeline::{Recorder, Timeline};
+
 use super::Exit;
 use super::flags::{AtomicFlag, FlagKind, Watched};
 use super::work::{Matcher, Target};
+use crate::lanes::{self, Traced};
 use crate::lesson::{self, ClaimWin, FoundFlag, ResultQueue};
 use crate::procs::{JOIN_TIMEOUT, check_shape, join_checked};
 
@@ -206,25 +209,30 @@ fn search_worker<F: FoundFlag>(
     flag: &F,
     board: &Board,
     results: &ResultQueue,
+    rec: Option<&Recorder>,
 ) -> Result<()> {
     let matcher = Matcher::new(cfg.target, cfg.work);
     board.start()?;
     let cpu0 = process_cpu_ns();
     let flag = Watched::new(flag, cfg.early_exit, || board.stamp_set(cfg.workers));
+    let traced = Traced::new(&flag, rec, id + 1, cfg.range_of(id).start);
     let done = Cell::new(0u64);
     let is_match = |n| {
         done.set(done.get() + 1);
         let _ = board.progress.set(id * PAD, done.get());
-        flag.test(n, matcher.matches(n))
+        traced.test(n, flag.test(n, matcher.matches(n)))
     };
     let searched = lesson::search_for_primes(
         id as u32,
         cfg.range_of(id),
-        &flag,
+        &traced,
         results,
         is_match,
         cfg.set_mode.claim(),
     );
+    // Read after the loop: a worker that saw the flag up reads the finder's final snapshot.
+    let up = board.t_set.get() != 0 && flag.exit() != Exit::Won;
+    traced.flush(if up { Some(board.at_set.get(id)?) } else { None })?;
     board.cpu_ns.set(id, process_cpu_ns().saturating_sub(cpu0))?;
     board.t_end.set(id, monotonic_ns())?;
     board.t_seen.set(id, flag.saw_at().unwrap_or(0))?;
@@ -236,29 +244,52 @@ fn search_worker<F: FoundFlag>(
 
 /// Runs one search and reports what every worker did.
 pub fn search(cfg: &SearchConfig) -> Result<SearchRun> {
+    Ok(search_traced(cfg, false)?.0)
+}
+
+/// As [`search`], and with `trace` the run's timeline too (see [`crate::lanes`]): the same
+/// run, its flag reads recorded (a clock read per item: slower items, so only when asked).
+pub fn search_traced(cfg: &SearchConfig, trace: bool) -> Result<(SearchRun, Option<Timeline>)> {
     check_shape(cfg.workers, cfg.range_len)?;
     if let Target::Density(0) = cfg.target {
         bail!("density must be at least 1 (one match in every d items)");
     }
     match cfg.flag {
-        FlagKind::Locked => run_search(cfg, &Value::new(false)?),
-        FlagKind::Atomic => run_search(cfg, &AtomicFlag::new()?),
+        FlagKind::Locked => run_search(cfg, &Value::new(false)?, trace),
+        FlagKind::Atomic => run_search(cfg, &AtomicFlag::new()?, trace),
     }
 }
 
-fn run_search<F: FoundFlag>(cfg: &SearchConfig, flag: &F) -> Result<SearchRun> {
+fn run_search<F: FoundFlag>(
+    cfg: &SearchConfig,
+    flag: &F,
+    trace: bool,
+) -> Result<(SearchRun, Option<Timeline>)> {
     let n = cfg.workers;
     let board = Board::new(n)?;
     let results = ResultQueue::new()?;
+    let rec = if trace {
+        Some(Recorder::new(n + 1, lanes::capacity())?)
+    } else {
+        None
+    };
     let mut procs = Vec::with_capacity(n);
     for id in 0..n {
-        let (board, results) = (&board, &results);
+        let (board, results, rec) = (&board, &results, rec.as_ref());
         procs.push(Process::start(move || {
-            search_worker(id, cfg, flag, board, results)
+            search_worker(id, cfg, flag, board, results, rec)
         })?);
     }
     join_checked(&procs)?;
     let t0 = board.gate.opened_at_ns();
+    let timeline = match &rec {
+        Some(r) => {
+            r.record_at(0, lanes::code::OPENED, n as u32, t0, 0)?;
+            r.record(0, lanes::code::JOINED, n as u32)?;
+            Some(lanes::collect(r, n))
+        }
+        None => None,
+    };
     let mut winners = Vec::new();
     while let Ok(w) = results.try_get() {
         winners.push(w);
@@ -303,10 +334,11 @@ fn run_search<F: FoundFlag>(cfg: &SearchConfig, flag: &F) -> Result<SearchRun> {
             cpu_ns: board.cpu_ns.get(id)?,
         });
     }
-    Ok(SearchRun {
+    let run = SearchRun {
         config: *cfg,
         winners,
         workers,
         elapsed_ns: t_last.saturating_sub(t0),
-    })
+    };
+    Ok((run, timeline))
 }

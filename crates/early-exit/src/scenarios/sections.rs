@@ -5,7 +5,7 @@ use anyhow::{Result, ensure};
 use serde::Serialize;
 
 use super::flags::FlagKind;
-use super::search::{SearchConfig, SearchRun, SetMode, search};
+use super::search::{SearchConfig, SearchRun, SetMode, search, search_traced};
 use super::work::Target;
 
 /// The median of the samples (NaN for none: printed as NaN, never as a made-up figure).
@@ -21,16 +21,29 @@ pub struct Comparison {
 }
 
 pub fn compare_early_exit(cfg: &SearchConfig) -> Result<Comparison> {
-    Ok(Comparison {
-        with_early_exit: search(&SearchConfig {
+    Ok(compare_early_exit_traced(cfg, false)?.0)
+}
+
+/// As [`compare_early_exit`], with the early-exit run's timeline if `trace`.
+pub fn compare_early_exit_traced(
+    cfg: &SearchConfig,
+    trace: bool,
+) -> Result<(Comparison, Option<timeline::Timeline>)> {
+    let (with_early_exit, t) = search_traced(
+        &SearchConfig {
             early_exit: true,
             ..*cfg
-        })?,
+        },
+        trace,
+    )?;
+    let c = Comparison {
+        with_early_exit,
         without_early_exit: search(&SearchConfig {
             early_exit: false,
             ..*cfg
         })?,
-    })
+    };
+    Ok((c, t))
 }
 
 /// CPU ns per iteration of a search that finds nothing (every worker runs its whole range),
