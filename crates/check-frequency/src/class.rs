@@ -139,20 +139,6 @@ pub fn run(
 
 /// `--class`: the steps print as they go, with Enter between them only when stdin is a terminal.
 pub fn in_class(workers: usize, limit: u64) -> anyhow::Result<()> {
-    use std::io::IsTerminal;
-    let interactive = std::io::stdin().is_terminal();
-    let mut pause = || {
-        if interactive {
-            emit("[Enter to reveal] ");
-            let mut line = String::new();
-            let _ = std::io::stdin().read_line(&mut line);
-        }
-    };
-    run(
-        workers,
-        limit,
-        timeline::term_width(),
-        &mut |s| emit(s),
-        &mut pause,
-    )
+    let pause = &mut timeline::class::reveal_pause();
+    run(workers, limit, timeline::term_width(), &mut |s| emit(s), pause)
 }

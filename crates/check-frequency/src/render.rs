@@ -505,10 +505,4 @@ pub fn table<const N: usize>(
     out
 }
 
-/// Prints `text` and flushes, so that each part shows as soon as it is measured.
-pub fn emit(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
-}
+pub use timeline::class::emit;

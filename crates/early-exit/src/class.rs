@@ -129,28 +129,15 @@ pub fn run(
 /// `--class`: the steps print as they go, with Enter between them only when stdin is a
 /// terminal. Returns the exit code.
 pub fn in_class(workers: usize, seed: u64) -> anyhow::Result<i32> {
-    use std::io::IsTerminal;
-    let interactive = std::io::stdin().is_terminal();
-    let mut out = |s: &str| {
-        use std::io::Write;
-        let mut o = std::io::stdout();
-        let _ = o.write_all(s.as_bytes());
-        let _ = o.flush();
-    };
-    let mut pause = || {
-        if interactive {
-            print!("[Enter to reveal] ");
-            let _ = std::io::Write::flush(&mut std::io::stdout());
-            let _ = std::io::stdin().read_line(&mut String::new());
-        }
-    };
+    let (width, color) = (timeline::term_width(), timeline::color_wanted());
+    let pause = &mut timeline::class::reveal_pause();
     let kept = run(
         workers,
         seed,
-        timeline::term_width(),
-        timeline::color_wanted(),
-        &mut out,
-        &mut pause,
+        width,
+        color,
+        &mut |s| timeline::class::emit(s),
+        pause,
     )?;
     Ok(if kept { 0 } else { 1 })
 }

@@ -183,26 +183,7 @@ impl<F: FoundFlag> FoundFlag for Traced<'_, F> {
     }
 }
 
-/// One lane in the `--json` report: its name and how many events of each kind it recorded.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct LaneCounts {
-    pub lane: String,
-    pub counts: std::collections::BTreeMap<&'static str, usize>,
-    /// Events that did not fit in the lane's log.
-    pub overflow: u64,
-}
-
-/// The counts the `--json` report carries, per lane (kinds with none left out).
-pub fn counts(t: &Timeline) -> Vec<LaneCounts> {
-    t.lanes
-        .iter()
-        .map(|l| LaneCounts {
-            lane: l.name.clone(),
-            counts: t.counts(l).into_iter().filter(|(_, n)| *n > 0).collect(),
-            overflow: l.overflow,
-        })
-        .collect()
-}
+pub use timeline::LaneCounts;
 
 /// The timeline of a recorded search, read back after the joins.
 pub fn collect(rec: &Recorder, workers: usize) -> Timeline {

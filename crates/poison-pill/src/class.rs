@@ -135,23 +135,9 @@ fn reveal(runs: &[RunReport], width: usize, color: bool) -> String {
 /// `--class`: the steps print as they go, with Enter between them only when stdin is a
 /// terminal (so a captured or tested run never waits). Returns the exit code.
 pub fn in_class(workers: u32, seed: u64) -> anyhow::Result<i32> {
-    use std::io::IsTerminal;
-    let interactive = std::io::stdin().is_terminal();
-    let mut pause = || {
-        if interactive {
-            emit("[Enter to reveal] ");
-            let mut line = String::new();
-            let _ = std::io::stdin().read_line(&mut line);
-        }
-    };
-    let kept = run(
-        workers,
-        seed,
-        timeline::term_width(),
-        timeline::color_wanted(),
-        &mut |s| emit(s),
-        &mut pause,
-    )?;
+    let (width, color) = (timeline::term_width(), timeline::color_wanted());
+    let pause = &mut timeline::class::reveal_pause();
+    let kept = run(workers, seed, width, color, &mut |s| emit(s), pause)?;
     let left = scenarios::children_left();
     if !left.is_empty() {
         emit(&format!("processes left behind: {left:?}\n"));

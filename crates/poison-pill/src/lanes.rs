@@ -7,8 +7,7 @@
 
 use std::fmt::Write;
 
-use serde::Serialize;
-use timeline::{Color, Kind, Timeline};
+use timeline::{Color, Kind};
 
 use crate::config::Shutdown;
 use crate::scenarios::RunReport;
@@ -97,26 +96,7 @@ pub fn names(workers: usize) -> Vec<String> {
         .collect()
 }
 
-/// One lane in the `--json` report: its name and how many events of each kind it recorded.
-#[derive(Debug, Clone, Serialize)]
-pub struct LaneCounts {
-    pub lane: String,
-    pub counts: std::collections::BTreeMap<&'static str, usize>,
-    /// Events that did not fit in the lane's log.
-    pub overflow: u64,
-}
-
-/// The counts the `--json` report carries, per lane.
-pub fn counts(t: &Timeline) -> Vec<LaneCounts> {
-    t.lanes
-        .iter()
-        .map(|l| LaneCounts {
-            lane: l.name.clone(),
-            counts: t.counts(l).into_iter().filter(|(_, n)| *n > 0).collect(),
-            overflow: l.overflow,
-        })
-        .collect()
-}
+pub use timeline::LaneCounts;
 
 /// The text timeline of a run, with a line saying what to see in it.
 pub fn text(r: &RunReport, width: usize, color: bool) -> String {

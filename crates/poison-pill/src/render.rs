@@ -417,11 +417,4 @@ pub fn next_hint(last: Option<Shutdown>) -> String {
     format!("Try: cargo run -p poison-pill -- {next}; --help lists every knob.\n")
 }
 
-/// Writes to stdout, ignoring a closed pipe (`| head`): the runs still finish and clean up
-/// their workers instead of panicking half-way.
-pub fn emit(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
-}
+pub use timeline::class::emit;

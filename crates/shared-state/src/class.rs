@@ -121,26 +121,7 @@ pub fn run(
 /// `--class`: the steps print as they go, with Enter between them only when stdin is a
 /// terminal (so a captured or tested run never waits).
 pub fn in_class(workers: usize) -> anyhow::Result<()> {
-    use std::io::{IsTerminal, Write};
-    let interactive = std::io::stdin().is_terminal();
-    let mut say = |s: &str| {
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(s.as_bytes());
-        let _ = out.flush();
-    };
-    let mut pause = || {
-        if interactive {
-            print!("[Enter to reveal] ");
-            let _ = std::io::stdout().flush();
-            let mut line = String::new();
-            let _ = std::io::stdin().read_line(&mut line);
-        }
-    };
-    run(
-        workers,
-        timeline::term_width(),
-        timeline::color_wanted(),
-        &mut say,
-        &mut pause,
-    )
+    let (width, color) = (timeline::term_width(), timeline::color_wanted());
+    let pause = &mut timeline::class::reveal_pause();
+    run(workers, width, color, &mut |s| timeline::class::emit(s), pause)
 }

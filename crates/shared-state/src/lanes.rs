@@ -8,7 +8,6 @@
 //! when they start and finish their loop, and every `every`-th answered request (sparse, so
 //! that a lane holds a few dozen events, not thousands). Nothing is simulated.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde::Serialize;
@@ -92,27 +91,13 @@ pub struct TimelineReport {
     pub manager_calls: u64,
 }
 
-/// One lane: its name and how many events of each kind it recorded.
-#[derive(Debug, Clone, Serialize)]
-pub struct LaneCounts {
-    pub lane: String,
-    pub counts: BTreeMap<&'static str, usize>,
-    pub overflow: u64,
-}
+pub use timeline::LaneCounts;
 
 pub fn report(t: &Timeline, every: u64) -> TimelineReport {
     TimelineReport {
         drawn: "bottleneck row (a), several workers, run 1",
         every,
-        lanes: t
-            .lanes
-            .iter()
-            .map(|l| LaneCounts {
-                lane: l.name.clone(),
-                counts: t.counts(l).into_iter().filter(|(_, n)| *n > 0).collect(),
-                overflow: l.overflow,
-            })
-            .collect(),
+        lanes: t.lane_counts(),
         manager_calls: t.lanes[0].of(code::SERVED).next().map_or(0, |e| e.arg as u64),
     }
 }

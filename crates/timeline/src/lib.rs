@@ -34,7 +34,9 @@
 //! | [`model`] | events, lanes, kinds: what the renderers draw |
 //! | [`text`] | lanes as plain text, scaled to the terminal ([`term_width`]) |
 //! | [`svg`] | the same as an SVG file |
+//! | [`class`] | the terminal side of the binaries' `--class` mode: print as it goes, Enter to reveal |
 
+pub mod class;
 pub mod model;
 pub mod record;
 pub mod svg;
@@ -43,6 +45,6 @@ pub mod text;
 #[cfg(test)]
 mod test_data;
 
-pub use model::{Color, Event, Kind, Lane, Shape, Timeline};
+pub use model::{Color, Event, Kind, Lane, LaneCounts, Shape, Timeline};
 pub use record::Recorder;
 pub use text::{color_wanted, term_width};

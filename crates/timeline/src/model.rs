@@ -140,6 +140,15 @@ impl Span {
     }
 }
 
+/// One lane in a `--json` report: its name and how many events of each kind it recorded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LaneCounts {
+    pub lane: String,
+    pub counts: std::collections::BTreeMap<&'static str, usize>,
+    /// Events that did not fit in the lane's log.
+    pub overflow: u64,
+}
+
 /// A whole run: every lane, and the kinds their events are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timeline {
@@ -244,6 +253,19 @@ impl Timeline {
         self.kinds
             .iter()
             .map(|k| (k.name, lane.of(k.code).count()))
+            .collect()
+    }
+
+    /// What a `--json` report carries of the timeline: per lane, its name, the kinds it
+    /// recorded with their counts (kinds it never recorded left out), and its overflow.
+    pub fn lane_counts(&self) -> Vec<LaneCounts> {
+        self.lanes
+            .iter()
+            .map(|l| LaneCounts {
+                lane: l.name.clone(),
+                counts: self.counts(l).into_iter().filter(|(_, n)| *n > 0).collect(),
+                overflow: l.overflow,
+            })
             .collect()
     }
 

@@ -170,7 +170,7 @@ pub fn run_stop(cfg: &StopConfig) -> Result<StopRun> {
         test: cfg.check.test_text(),
         workers,
         start_join_ms,
-        timeline: lanes::counts(&t),
+        timeline: t.lane_counts(),
         lanes: t,
         pids: procs.iter().map(|p| p.pid()).collect(),
     })

@@ -175,7 +175,7 @@ pub fn run_plan(p: &Plan) -> Result<Results> {
                 .collect(),
             reps: p.reps,
             shown: runs.swap_remove(0),
-            timeline_counts: timeline.as_ref().map(crate::lanes::counts),
+            timeline_counts: timeline.as_ref().map(|t| t.lane_counts()),
             timeline,
         });
     }

@@ -308,7 +308,7 @@ pub fn run_sized(cfg: &Config, mode: Shutdown, work_us: &dyn Fn(u32) -> u32) -> 
         .collect(&names, lanes::KINDS)
         .with_idle_label("alive, not working on a task (waiting in get(), or for results)");
     Ok(RunReport {
-        timeline_counts: lanes::counts(&timeline),
+        timeline_counts: timeline.lane_counts(),
         timeline,
         mode,
         config: *cfg,
