@@ -59,6 +59,22 @@ fn get(py: &BTreeMap<String, f64>, id: &str) -> Option<f64> {
     py.get(id).copied().filter(|v| v.is_finite())
 }
 
+/// Python's manager read over its synchronized Value read: the one ratio that 3.1 and 5.1
+/// judge, each against its own threshold (`holds`).
+fn manager_over_value(py: &BTreeMap<String, f64>, holds: fn(f64) -> bool) -> Option<PythonJudgement> {
+    let (m, v) = (get(py, "manager_get_ns")?, get(py, "value_get_ns")?);
+    let r = m / v;
+    Some(PythonJudgement {
+        value: r,
+        how: format!(
+            "manager read {} ns / synchronized Value read {} ns",
+            figure(m),
+            figure(v)
+        ),
+        holds: Some(holds(r)),
+    })
+}
+
 /// The thresholds the Python side is judged by. Each is the one the concept crate applies
 /// to Rust's figure, so a claim means the same thing in both languages.
 pub const MANAGER_OVER_VALUE: f64 = 1000.0;
@@ -96,19 +112,7 @@ pub const COMPARISONS: [Comparison; 6] = [
         lecture: "1,000x or more",
         unit: Unit::Times,
         python_rule: "holds at 1,000x or more",
-        judge_python: |py| {
-            let (m, v) = (get(py, "manager_get_ns")?, get(py, "value_get_ns")?);
-            let r = m / v;
-            Some(PythonJudgement {
-                value: r,
-                how: format!(
-                    "manager read {} ns / synchronized Value read {} ns",
-                    figure(m),
-                    figure(v)
-                ),
-                holds: Some(r >= MANAGER_OVER_VALUE),
-            })
-        },
+        judge_python: |py| manager_over_value(py, |r| r >= MANAGER_OVER_VALUE),
     },
     Comparison {
         section: "3.1",
@@ -173,16 +177,8 @@ pub const COMPARISONS: [Comparison; 6] = [
         unit: Unit::Times,
         python_rule: "holds from 100x to 1,000x",
         judge_python: |py| {
-            let (m, v) = (get(py, "manager_get_ns")?, get(py, "value_get_ns")?);
-            let r = m / v;
-            Some(PythonJudgement {
-                value: r,
-                how: format!(
-                    "manager read {} ns / synchronized Value read {} ns",
-                    figure(m),
-                    figure(v)
-                ),
-                holds: Some((SHARED_MEMORY_RANGE.0..=SHARED_MEMORY_RANGE.1).contains(&r)),
+            manager_over_value(py, |r| {
+                (SHARED_MEMORY_RANGE.0..=SHARED_MEMORY_RANGE.1).contains(&r)
             })
         },
     },
