@@ -12,7 +12,11 @@
 //! as it looks, sleeping costs a wake-up when the message comes. The default,
 //! [`Waiting::Adaptive`], spins briefly (crossbeam's `Backoff`: a few microseconds of spinning,
 //! then a few `sched_yield`s) and then sleeps on a futex in the shared mapping, so an idle
-//! consumer costs nothing. Producers wait the same way when the ring is full.
+//! consumer costs nothing. Producers wait the same way when the ring is full. Spinning only
+//! helps while the other process runs on another CPU: each side notes the CPU it rang the
+//! queue's bell from, and a waiter whose partner was last seen on its own CPU skips the
+//! spinning (adaptive) or yields at every turn (spin), instead of keeping the partner off
+//! the CPU it needs.
 //!
 //! ## What it promises (as `Queue` does)
 //! - Every message put is got exactly once, whole; messages from one producer come in order.
@@ -69,7 +73,8 @@ pub enum Waiting {
     #[default]
     Adaptive,
     /// Never sleep: poll the cell in a loop. The lowest latency, and a whole CPU burnt for as
-    /// long as it waits (on a 2-CPU machine, possibly the CPU the producer needs).
+    /// long as it waits (on a 2-CPU machine, possibly the CPU the producer needs: when the
+    /// other process was last seen on this CPU, every turn of the loop yields to it).
     Spin,
     /// Sleep on the futex at once: one kernel wake-up per hand-off, like a pipe, and no CPU
     /// spent waiting.
@@ -546,13 +551,15 @@ impl Waiter {
             Waiting::Spin => {
                 self.spins = self.spins.wrapping_add(1);
                 std::hint::spin_loop();
-                // Let a producer on the same CPU run now and then.
-                if self.spins % 4096 == 0 {
+                // The other process on our CPU can only run when we let it: at once if it was
+                // last seen here, now and then otherwise (it may have moved here since).
+                if self.spins % 4096 == 0 || !bell.ringer_elsewhere() {
                     std::thread::yield_now();
                 }
                 Ok(())
             }
-            Waiting::Adaptive if !self.backoff.is_completed() => {
+            // Spinning only pays while the other process runs on another CPU.
+            Waiting::Adaptive if !self.backoff.is_completed() && bell.ringer_elsewhere() => {
                 self.backoff.snooze();
                 Ok(())
             }

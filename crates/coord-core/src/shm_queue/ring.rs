@@ -65,6 +65,8 @@ pub(super) fn pid_of(w: u64) -> u32 {
 pub(super) struct Bell {
     pub(super) epoch: AtomicU32,
     pub(super) sleepers: AtomicU32,
+    /// 1 + the CPU the last process to ring this bell ran on (0: nobody has rung it yet).
+    ringer_cpu: AtomicU32,
 }
 
 impl Bell {
@@ -72,12 +74,37 @@ impl Bell {
     /// `Waiter::sleep` (Dekker's pattern): either the sleeper sees our change before it sleeps,
     /// or we see it counted and bump the epoch, which makes its `FUTEX_WAIT` return at once.
     pub(super) fn ring(&self) {
+        // Written only when it changes: a store to this shared line on every message would
+        // cost the waiter, which reads it, a cache miss each time.
+        let cpu = current_cpu();
+        if self.ringer_cpu.load(Ordering::Relaxed) != cpu {
+            self.ringer_cpu.store(cpu, Ordering::Relaxed);
+        }
         fence(Ordering::SeqCst);
         if self.sleepers.load(Ordering::Relaxed) > 0 {
             self.epoch.fetch_add(1, Ordering::SeqCst);
             futex::wake(&self.epoch, u32::MAX);
         }
     }
+}
+
+impl Bell {
+    /// Whether spinning can bring the next ring any sooner: not when the process that rang last
+    /// (the one we most likely wait for) ran on *our* CPU. Then it cannot run while we spin,
+    /// and every spin only delays it: better to yield or sleep at once. Across CPUs, spinning
+    /// sees the ring a few hundred nanoseconds after it happens instead of a wake-up later.
+    /// A hint, not a promise (the other process may have moved since): being wrong costs time,
+    /// never a lost message.
+    pub(super) fn ringer_elsewhere(&self) -> bool {
+        let last = self.ringer_cpu.load(Ordering::Relaxed);
+        last == 0 || last != current_cpu()
+    }
+}
+
+/// 1 + the CPU this thread runs on now (0 if unknown). `sched_getcpu` is a read of the
+/// kernel's per-thread `rseq` area in current glibc, not a system call.
+fn current_cpu() -> u32 {
+    nix::sched::sched_getcpu().map_or(0, |c| c as u32 + 1)
 }
 
 /// Rarely written bookkeeping, on its own cache line.
@@ -395,5 +422,58 @@ impl Ring {
             self.header().rare.lost.fetch_add(1, Ordering::Relaxed);
         }
         done
+    }
+}
+
+#[cfg(test)]
+mod bell_tests {
+    use super::*;
+    use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+    use nix::unistd::Pid;
+
+    /// Runs `f` in a new thread pinned to `cpu` (a thread of its own, so that pinning it does
+    /// not pin the test harness).
+    fn on_cpu<R: Send>(cpu: usize, f: impl FnOnce() -> R + Send) -> R {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut one = CpuSet::new();
+                one.set(cpu).unwrap();
+                sched_setaffinity(Pid::from_raw(0), &one).unwrap();
+                f()
+            })
+            .join()
+            .unwrap()
+        })
+    }
+
+    /// A waiter spins only when the last ringer ran on another CPU: rung from our own CPU, it
+    /// must not (the ringer cannot run while we spin); rung from another, it may; never rung,
+    /// it may.
+    #[test]
+    fn spinning_is_for_a_ringer_on_another_cpu() {
+        let all = sched_getaffinity(Pid::from_raw(0)).unwrap();
+        let cpus: Vec<usize> = (0..CpuSet::count()).filter(|&i| all.is_set(i).unwrap()).collect();
+        let bell = Bell {
+            epoch: AtomicU32::new(0),
+            sleepers: AtomicU32::new(0),
+            ringer_cpu: AtomicU32::new(0),
+        };
+        on_cpu(cpus[0], || {
+            assert!(bell.ringer_elsewhere(), "nobody has rung yet")
+        });
+        on_cpu(cpus[0], || bell.ring());
+        on_cpu(cpus[0], || {
+            assert!(!bell.ringer_elsewhere(), "rung from this CPU")
+        });
+        if let Some(&other) = cpus.get(1) {
+            on_cpu(other, || {
+                assert!(bell.ringer_elsewhere(), "rung from CPU {}", cpus[0])
+            });
+            on_cpu(other, || bell.ring());
+            on_cpu(cpus[0], || {
+                assert!(bell.ringer_elsewhere(), "rung from CPU {other}")
+            });
+            on_cpu(other, || assert!(!bell.ringer_elsewhere(), "rung from this CPU"));
+        }
     }
 }
