@@ -11,7 +11,9 @@
 //! (`sched_setaffinity`). The table gives the median of the per-repetition means, its ratio
 //! to the row's fastest raw floor, and its ratio to the row's fastest peer crate.
 //!
-//! iceoryx2 is not among the peers: see the crate's README.
+//! iceoryx2's rows are included with `--features iceoryx2` (code in `peers/iceoryx2.rs`); its
+//! build needs libclang: `apt-get install libclang-dev`, then
+//! `cargo bench -p ipc-peers --features iceoryx2`.
 
 use std::hint::black_box;
 use std::os::fd::OwnedFd;
@@ -26,6 +28,10 @@ use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid, fork};
 use raw_sync::locks::{LockImpl, LockInit};
+
+#[cfg(feature = "iceoryx2")]
+#[path = "peers/iceoryx2.rs"]
+mod ice;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Who {
@@ -686,6 +692,10 @@ fn round_trip_u64(place: Place) -> Row {
             shm_u64(place, Waiting::Block, "coord-core ShmQueue (blocking)"),
             manager_get(place),
             ipc_channel_u64(place),
+            #[cfg(feature = "iceoryx2")]
+            ice::u64_polling(place),
+            #[cfg(feature = "iceoryx2")]
+            ice::u64_waitset(place),
         ],
     }
 }
@@ -710,6 +720,8 @@ fn round_trip_64k(place: Place) -> Row {
                 "coord-core ShmQueue bytes (blocking)",
             ),
             ipc_channel_bytes(place, SIZE),
+            #[cfg(feature = "iceoryx2")]
+            ice::bytes_polling(place, SIZE),
         ],
     }
 }
