@@ -896,15 +896,11 @@ fn print_row(row: &Row, m: &Measured) {
             .fold(f64::INFINITY, f64::min)
     };
     let (blocking_floor, spinning_floor) = (floor_of(false), floor_of(true));
-    let peer = m
-        .iter()
-        .filter(|e| e.0 == Who::Peer)
-        .map(|e| e.2)
-        .fold(f64::INFINITY, f64::min);
     println!("\n{} — {}", row.what, row.place);
     if spinning_floor.is_finite() {
         println!(
-            "  (× floor: spinning rows against the raw spinning floor, the others against the fastest raw blocking one)"
+            "  (× floor: spinning rows against the raw spinning floor, the others against the fastest raw blocking one;\n   \
+             × best peer: against the fastest peer that waits the same way, spinning or not, if there is one)"
         );
     }
     println!(
@@ -917,7 +913,7 @@ fn print_row(row: &Row, m: &Measured) {
             Who::Ours => "ours",
             Who::Peer => "peer",
         };
-        let vs_peer = if peer.is_finite() {
+        let vs_peer = if let Some((_, _, peer)) = best_peer(m, name) {
             format!("{:.2}", t / peer)
         } else {
             "—".into()
@@ -937,11 +933,28 @@ fn print_row(row: &Row, m: &Measured) {
     explain_gaps(m);
 }
 
+/// Whether a contestant waits by spinning (or polling) rather than sleeping in the kernel.
+fn spins(name: &str) -> bool {
+    name.contains("spinning") || name.contains("polling")
+}
+
+/// The fastest peer to set `name` against: one that waits the same way (a spinning queue
+/// against a polling peer, a blocking one against a blocking peer), or, if the row has none
+/// of that kind, the fastest peer of all.
+fn best_peer<'a>(m: &'a Measured, name: &str) -> Option<&'a (Who, &'static str, f64)> {
+    let fastest = |same_kind: bool| {
+        m.iter()
+            .filter(|e| e.0 == Who::Peer && (!same_kind || spins(e.1) == spins(name)))
+            .min_by(|a, b| a.2.total_cmp(&b.2))
+    };
+    fastest(true).or_else(|| fastest(false))
+}
+
 /// The raw floor a contestant is built on: the mechanism it would cost if it added nothing.
 /// Used to explain a row where coord-core is behind a peer: is the gap in what the crate adds,
 /// or in the kernel mechanism underneath?
 fn mechanism(name: &str) -> Option<&'static str> {
-    let spinning = name.contains("spinning") || name.contains("polling");
+    let spinning = spins(name);
     Some(match name {
         n if n.starts_with("coord-core Queue") => "pipe ping-pong (raw)",
         n if n.starts_with("coord-core Manager") => "socketpair ping-pong (raw)",
@@ -965,39 +978,41 @@ fn mechanism(name: &str) -> Option<&'static str> {
 /// built on; if coord-core adds no more to its mechanism than the peer adds to its own, the
 /// gap is the kernel's (pipe against socket, say), not coord-core's code.
 fn explain_gaps(m: &Measured) {
-    let Some(&(_, peer, peer_t)) = m
-        .iter()
-        .filter(|e| e.0 == Who::Peer)
-        .min_by(|a, b| a.2.total_cmp(&b.2))
-    else {
-        return;
-    };
     let floor = |name: &str| {
         mechanism(name)
             .map(|f| (f, get(m, f)))
             .filter(|f| f.1.is_finite())
     };
-    for &(_, ours, t) in m.iter().filter(|e| e.0 == Who::Ours && e.2 > peer_t) {
+    for &(_, ours, t) in m.iter().filter(|e| e.0 == Who::Ours) {
+        let Some(&(_, peer, peer_t)) = best_peer(m, ours) else {
+            continue;
+        };
+        if t <= peer_t {
+            continue;
+        }
         print!("  behind: {ours} is {:.2}× {peer}", t / peer_t);
         match (floor(ours), floor(peer)) {
             (Some((fo, o)), Some((fp, p))) => {
+                // The gap splits exactly into two factors: how far apart the two mechanisms
+                // are (o / p), and how much more coord-core adds to its mechanism than the
+                // peer adds to its own ((t / o) / (peer_t / p)).
                 let (over_o, over_p) = (t / o, peer_t / p);
+                let (mech, added) = (o / p, over_o / over_p);
                 println!(
-                    ";\n    it is {over_o:.2}× the {fo} it is built on, the peer {over_p:.2}× its {fp}{}",
-                    if fo == fp {
-                        String::new()
-                    } else {
-                        format!(" (and that floor is {:.2}× ours)", p / o)
-                    }
+                    ";\n    {ours} is {over_o:.2}× the {fo} it is built on; {peer} is {over_p:.2}× its {fp}"
+                );
+                println!(
+                    "    so the {:.2}× gap = {mech:.2}× between the mechanisms × {added:.2}× that coord-core adds beyond what the peer adds",
+                    t / peer_t
                 );
                 println!(
                     "    → {}",
-                    if over_o <= over_p * 1.05 {
-                        "coord-core adds no more to its mechanism than the peer adds to its own \
-                         (within 5 %): the gap is the mechanism's"
+                    if added <= 1.05 {
+                        "coord-core adds no more than the peer (within 5 %): the gap is the mechanism's"
+                    } else if mech >= added {
+                        "mostly the mechanism's; the rest is coord-core's own work (see the crate's docs)"
                     } else {
-                        "coord-core adds more to its mechanism than the peer does: NOT explained \
-                         by the floors"
+                        "mostly coord-core's own work: NOT explained by the mechanisms"
                     }
                 );
             }
