@@ -1,5 +1,5 @@
 //! coord-core, the raw OS floors under it, and the Rust IPC crates that do the same work
-//! (ipc-channel, raw_sync, procspawn), measured in ONE process run.
+//! (ipc-channel, raw_sync, procspawn, and iceoryx2 with its feature), measured in ONE process run.
 //!
 //! `cargo bench -p ipc-peers` (about 40 s on 2 vCPUs once built; `-- --quick` for a smoke run).
 //!
@@ -9,7 +9,8 @@
 //! (each repetition runs every contestant of the row once, in a rotating order), and every
 //! two-process row is run twice: both processes pinned to one CPU, and pinned to two CPUs
 //! (`sched_setaffinity`). The table gives the median of the per-repetition means, its ratio
-//! to the row's fastest raw floor, and its ratio to the row's fastest peer crate.
+//! to the row's fastest raw floor, and its ratio to the row's fastest peer crate that waits
+//! the same way; under a row where coord-core is behind, the measured reason (`explain_gaps`).
 //!
 //! iceoryx2's rows are included with `--features iceoryx2` (code in `peers/iceoryx2.rs`); its
 //! build needs libclang: `apt-get install libclang-dev`, then
