@@ -243,6 +243,77 @@ fn disconnected_when_every_producer_exited_was_killed_or_closed_not_before() {
     join(&closed);
 }
 
+/// All on ONE CPU, where a spinner keeps the process it waits for off the only CPU: each
+/// policy must still deliver every message exactly once and intact, 2 producers × 2 consumers.
+/// (Spin yields at every turn there, Adaptive sleeps at once; both see that the partner was
+/// last on their CPU.) The test thread is pinned, so the processes it forks are too.
+#[test]
+fn on_one_cpu_every_waiting_policy_delivers_mpmc_exactly_once() {
+    use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+    use nix::unistd::Pid;
+    const P: u32 = 2;
+    const EACH: u32 = 1_000;
+    let me = Pid::from_raw(0);
+    let all = sched_getaffinity(me).unwrap();
+    let first = (0..CpuSet::count()).find(|&i| all.is_set(i).unwrap()).unwrap();
+    let mut one = CpuSet::new();
+    one.set(first).unwrap();
+    sched_setaffinity(me, &one).unwrap();
+    for waiting in [Waiting::Spin, Waiting::Adaptive, Waiting::Block] {
+        let q: ShmQueue<Vec<u8>> = ShmQueue::with_capacity(4, 1024).unwrap().with_waiting(waiting);
+        let seen = RawArray::new((P * EACH) as usize, 0u32).unwrap();
+        let bad = RawValue::new(0u32).unwrap();
+        let (qr, seenr, badr) = (&q, &seen, &bad);
+        let small = |p: u32, seq: u32| {
+            let mut m = message(p, seq * 10 + 1); // a short one (never a multiple of 10)
+            m[4..8].copy_from_slice(&seq.to_le_bytes());
+            m
+        };
+        let producers: Vec<Process> = (0..P)
+            .map(|p| {
+                Process::start(move || -> Result<(), Error> {
+                    for seq in 0..EACH {
+                        qr.put_bytes_timeout(&small(p, seq), DEADLINE)?;
+                    }
+                    Ok(())
+                })
+                .unwrap()
+            })
+            .collect();
+        let consumers: Vec<Process> = (0..2)
+            .map(|_| {
+                Process::start(move || -> Result<(), Error> {
+                    let mut out = Vec::new();
+                    loop {
+                        match qr.get_bytes_into_timeout(&mut out, DEADLINE) {
+                            Ok(_) => {
+                                let p = u32::from_le_bytes(out[..4].try_into().unwrap());
+                                let seq = u32::from_le_bytes(out[4..8].try_into().unwrap());
+                                if p >= P || seq >= EACH || out != small(p, seq) {
+                                    badr.fetch_add(1);
+                                    continue;
+                                }
+                                seenr.fetch_add((p * EACH + seq) as usize, 1)?;
+                            }
+                            Err(Error::Disconnected) => return Ok(()),
+                            Err(e) => return Err(e),
+                        }
+                    }
+                })
+                .unwrap()
+            })
+            .collect();
+        join_ok(&producers);
+        join_ok(&consumers);
+        assert_eq!(bad.get(), 0, "{waiting:?}: torn or foreign messages");
+        let counts = seen.to_vec();
+        let lost = counts.iter().filter(|&&c| c == 0).count();
+        let dup = counts.iter().filter(|&&c| c > 1).count();
+        assert_eq!((lost, dup), (0, 0), "{waiting:?}: lost, duplicated");
+    }
+    sched_setaffinity(me, &all).unwrap();
+}
+
 #[test]
 fn an_idle_consumer_sleeps_instead_of_spinning() {
     let q: ShmQueue<u32> = ShmQueue::with_capacity(2, 8).unwrap();
