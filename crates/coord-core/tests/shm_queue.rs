@@ -30,43 +30,50 @@ fn message(p: u32, seq: u32) -> Vec<u8> {
     v
 }
 
-#[test]
-fn four_producers_four_consumers_ten_thousand_each_exactly_once_intact_in_order() {
-    const P: u32 = 4;
-    const C: usize = 4;
-    const EACH: u32 = 10_000;
-    let q: ShmQueue<Vec<u8>> = ShmQueue::with_capacity(8, (256 << 10) + 16).unwrap();
-    // seen[p * EACH + seq]: how many times that message was got; bad: torn or out of order.
-    let seen = RawArray::new((P * EACH) as usize, 0u32).unwrap();
+/// `producers` processes put `each` messages (`msg(p, seq)`, which carries `p` and `seq` in
+/// its first 8 bytes) and `consumers` processes get until `Disconnected`. Then: nothing torn,
+/// nothing out of order per producer, every message got exactly once.
+fn mpmc_exactly_once(
+    q: &ShmQueue<Vec<u8>>,
+    producers: u32,
+    consumers: usize,
+    each: u32,
+    msg: fn(u32, u32) -> Vec<u8>,
+) {
+    // seen[p * each + seq]: how many times that message was got; bad: torn or out of order.
+    let seen = RawArray::new((producers * each) as usize, 0u32).unwrap();
     let bad = RawValue::new(0u32).unwrap();
-    let (qr, seenr, badr) = (&q, &seen, &bad);
-    let producers: Vec<Process> = (0..P)
+    let (seenr, badr) = (&seen, &bad);
+    let ps: Vec<Process> = (0..producers)
         .map(|p| {
             Process::start(move || -> Result<(), Error> {
-                for seq in 0..EACH {
-                    qr.put_bytes(&message(p, seq))?;
+                for seq in 0..each {
+                    q.put_bytes_timeout(&msg(p, seq), DEADLINE)?;
                 }
                 Ok(())
             })
             .unwrap()
         })
         .collect();
-    let consumers: Vec<Process> = (0..C)
+    let cs: Vec<Process> = (0..consumers)
         .map(|_| {
             Process::start(move || -> Result<(), Error> {
                 let mut out = Vec::new();
-                let mut last = [None::<u32>; P as usize];
+                let mut last = vec![None::<u32>; producers as usize];
                 loop {
-                    match qr.get_bytes_into_timeout(&mut out, DEADLINE) {
+                    match q.get_bytes_into_timeout(&mut out, DEADLINE) {
                         Ok(_) => {
                             let p = u32::from_le_bytes(out[..4].try_into().unwrap());
                             let seq = u32::from_le_bytes(out[4..8].try_into().unwrap());
-                            let in_order = last[p as usize].is_none_or(|l| l < seq);
-                            last[p as usize] = Some(seq);
-                            if !in_order || out != message(p, seq) {
+                            if p >= producers || seq >= each || out != msg(p, seq) {
+                                badr.fetch_add(1);
+                                continue;
+                            }
+                            if last[p as usize].is_some_and(|l| l >= seq) {
                                 badr.fetch_add(1);
                             }
-                            seenr.fetch_add((p * EACH + seq) as usize, 1)?;
+                            last[p as usize] = Some(seq);
+                            seenr.fetch_add((p * each + seq) as usize, 1)?;
                         }
                         Err(Error::Disconnected) => return Ok(()),
                         Err(e) => return Err(e),
@@ -76,13 +83,19 @@ fn four_producers_four_consumers_ten_thousand_each_exactly_once_intact_in_order(
             .unwrap()
         })
         .collect();
-    join_ok(&producers);
-    join_ok(&consumers);
-    assert_eq!(bad.get(), 0, "torn or out-of-order messages");
+    join_ok(&ps);
+    join_ok(&cs);
+    assert_eq!(bad.get(), 0, "torn, foreign or out-of-order messages");
     let counts = seen.to_vec();
     let lost = counts.iter().filter(|&&c| c == 0).count();
     let dup = counts.iter().filter(|&&c| c > 1).count();
     assert_eq!((lost, dup), (0, 0), "lost, duplicated");
+}
+
+#[test]
+fn four_producers_four_consumers_ten_thousand_each_exactly_once_intact_in_order() {
+    let q: ShmQueue<Vec<u8>> = ShmQueue::with_capacity(8, (256 << 10) + 16).unwrap();
+    mpmc_exactly_once(&q, 4, 4, 10_000, message);
     let s = q.stats();
     assert_eq!((s.put, s.got, s.torn, s.lost), (40_000, 40_000, 0, 0));
 }
@@ -251,8 +264,6 @@ fn disconnected_when_every_producer_exited_was_killed_or_closed_not_before() {
 fn on_one_cpu_every_waiting_policy_delivers_mpmc_exactly_once() {
     use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
     use nix::unistd::Pid;
-    const P: u32 = 2;
-    const EACH: u32 = 1_000;
     let me = Pid::from_raw(0);
     let all = sched_getaffinity(me).unwrap();
     let first = (0..CpuSet::count()).find(|&i| all.is_set(i).unwrap()).unwrap();
@@ -261,55 +272,14 @@ fn on_one_cpu_every_waiting_policy_delivers_mpmc_exactly_once() {
     sched_setaffinity(me, &one).unwrap();
     for waiting in [Waiting::Spin, Waiting::Adaptive, Waiting::Block] {
         let q: ShmQueue<Vec<u8>> = ShmQueue::with_capacity(4, 1024).unwrap().with_waiting(waiting);
-        let seen = RawArray::new((P * EACH) as usize, 0u32).unwrap();
-        let bad = RawValue::new(0u32).unwrap();
-        let (qr, seenr, badr) = (&q, &seen, &bad);
-        let small = |p: u32, seq: u32| {
-            let mut m = message(p, seq * 10 + 1); // a short one (never a multiple of 10)
+        // Short messages only (never a multiple of 10: see `message`).
+        let short = |p, seq: u32| {
+            let mut m = message(p, seq * 10 + 1);
             m[4..8].copy_from_slice(&seq.to_le_bytes());
             m
         };
-        let producers: Vec<Process> = (0..P)
-            .map(|p| {
-                Process::start(move || -> Result<(), Error> {
-                    for seq in 0..EACH {
-                        qr.put_bytes_timeout(&small(p, seq), DEADLINE)?;
-                    }
-                    Ok(())
-                })
-                .unwrap()
-            })
-            .collect();
-        let consumers: Vec<Process> = (0..2)
-            .map(|_| {
-                Process::start(move || -> Result<(), Error> {
-                    let mut out = Vec::new();
-                    loop {
-                        match qr.get_bytes_into_timeout(&mut out, DEADLINE) {
-                            Ok(_) => {
-                                let p = u32::from_le_bytes(out[..4].try_into().unwrap());
-                                let seq = u32::from_le_bytes(out[4..8].try_into().unwrap());
-                                if p >= P || seq >= EACH || out != small(p, seq) {
-                                    badr.fetch_add(1);
-                                    continue;
-                                }
-                                seenr.fetch_add((p * EACH + seq) as usize, 1)?;
-                            }
-                            Err(Error::Disconnected) => return Ok(()),
-                            Err(e) => return Err(e),
-                        }
-                    }
-                })
-                .unwrap()
-            })
-            .collect();
-        join_ok(&producers);
-        join_ok(&consumers);
-        assert_eq!(bad.get(), 0, "{waiting:?}: torn or foreign messages");
-        let counts = seen.to_vec();
-        let lost = counts.iter().filter(|&&c| c == 0).count();
-        let dup = counts.iter().filter(|&&c| c > 1).count();
-        assert_eq!((lost, dup), (0, 0), "{waiting:?}: lost, duplicated");
+        eprintln!("one CPU, {waiting:?}");
+        mpmc_exactly_once(&q, 2, 2, 1_000, short);
     }
     sched_setaffinity(me, &all).unwrap();
 }
