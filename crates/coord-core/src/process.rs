@@ -288,12 +288,17 @@ impl Process {
                 };
                 exit_now(code)
             }
-            ForkResult::Parent { child } => Ok(Process {
-                pid: child,
-                pidfd: std::cell::OnceCell::new(),
-                panic_page,
-                state: Cell::new(State::Running),
-            }),
+            ForkResult::Parent { child } => {
+                // A shared-memory queue counts the child as a producer from its first instant:
+                // name it now, in case it is killed before it can (see `shm_queue`).
+                crate::shm_queue::adopt_child(child.as_raw() as u32);
+                Ok(Process {
+                    pid: child,
+                    pidfd: std::cell::OnceCell::new(),
+                    panic_page,
+                    state: Cell::new(State::Running),
+                })
+            }
         }
     }
 

@@ -54,6 +54,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::{Error, futex};
+pub(crate) use producers::adopt_child;
 use producers::{Inner, my_pid};
 use ring::{ABANDONED, Bell, Busy, CellClaim};
 pub use ring::{MAX_SHM_BYTES, MAX_SHM_PRODUCERS};

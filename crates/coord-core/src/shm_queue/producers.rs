@@ -17,9 +17,13 @@
 //!
 //! (Only the forking thread's own queues are handed to a child: in `cargo test` every test has
 //! its own thread, and one test's children must not keep another test's queues connected.)
-//! One corner is left: a child killed before its first instruction leaves its parent's pid in
-//! the reserved entry, so the queue stays connected until the parent exits too. Timeouts
-//! still bound every wait.
+//! A child may also be killed before its first instruction, with its parent's pid still in
+//! the reserved entry: the queue would then stay connected for as long as the parent lives.
+//! So the parent, too, writes the child's pid there as soon as `fork` returns with it
+//! ([`Process::start`](crate::Process::start) calls [`adopt_child`]); whichever side is first,
+//! the entry ends up naming the child. (A child made by a bare `fork` outside this crate has
+//! no such second writer: if it is killed before it runs, its parent's pid stays in the entry
+//! until the parent exits or forks again. Timeouts still bound every wait.)
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
@@ -38,6 +42,8 @@ pub(super) struct Inner {
     inherited: AtomicBool,
     /// An entry reserved by `before_fork` for the child about to be made (-1 otherwise).
     fork_entry: AtomicI32,
+    /// After the fork, in the parent: that entry, until `adopt_child` names the child in it.
+    adopt_entry: AtomicI32,
     /// The thread that made the queue: only its forks are handed an entry.
     creator_thread: u64,
 }
@@ -50,6 +56,7 @@ impl Inner {
             entry: AtomicU64::new(0),
             inherited: AtomicBool::new(false),
             fork_entry: AtomicI32::new(-1),
+            adopt_entry: AtomicI32::new(-1),
             creator_thread: thread_tag(),
         });
         let p = Arc::as_ptr(&inner) as *mut Inner;
@@ -275,9 +282,30 @@ extern "C" fn before_fork() {
 }
 
 extern "C" fn after_fork_in_parent() {
-    // The reserved entries are the children's now (they write their pids into them).
-    for_each_mine(|inner| inner.fork_entry.store(-1, Ordering::Relaxed));
+    // The reserved entries are the children's now (they write their pids into them); the
+    // parent names the child there too once it knows the pid (`adopt_child`).
+    for_each_mine(|inner| {
+        let i = inner.fork_entry.swap(-1, Ordering::Relaxed);
+        inner.adopt_entry.store(i, Ordering::Relaxed);
+    });
     registry_unlock();
+}
+
+/// In the parent, just after `fork` returned `child`: writes the child's pid into the entries
+/// reserved for it, in case the child is killed before it can do so itself (it would leave
+/// the parent's pid there, and the queue connected while the parent lives). Whichever of the
+/// two writes comes first, the entry names the child; once the child has left the table (a
+/// consumer), the compare-and-swap finds something else and changes nothing.
+pub(crate) fn adopt_child(child: u32) {
+    let _g = RegistryGuard::take();
+    let me = my_pid();
+    for_each_mine(|inner| {
+        let i = inner.adopt_entry.swap(-1, Ordering::Relaxed);
+        if i >= 0 {
+            let _ =
+                inner.table()[i as usize].compare_exchange(me, child, Ordering::AcqRel, Ordering::Relaxed);
+        }
+    });
 }
 
 extern "C" fn in_child() {
@@ -285,6 +313,8 @@ extern "C" fn in_child() {
     let me = unsafe { libc::getpid() } as u32;
     MY_PID.store(me, Ordering::Relaxed);
     for_each_mine(|inner| {
+        // A reservation the parent made for an earlier child is not ours to adopt.
+        inner.adopt_entry.store(-1, Ordering::Relaxed);
         let i = inner.fork_entry.swap(-1, Ordering::Relaxed);
         if i >= 0 {
             inner.table()[i as usize].store(me, Ordering::Release);
