@@ -68,11 +68,22 @@ def queue_round_trip(n):
     return took
 
 
+def pin_all_threads(pid, cpu):
+    # sched_setaffinity(pid) moves only the process's main thread. The manager server answers
+    # each connection in a thread of its own, started by its accepting thread, which was not
+    # moved: pin every thread it has once the connection exists, or the answering thread may
+    # run on the client's CPU and the rung would be measured on one CPU, not two.
+    if TWO_CPUS:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            os.sched_setaffinity(int(tid), {cpu})
+
+
 def manager_round_trip(n):
     with mp.Manager() as m:
         pin(m._process.pid, 1)
         v = m.Value("i", 0)
         v.value
+        pin_all_threads(m._process.pid, 1)
         start = time.perf_counter()
         for _ in range(n):
             v.value
