@@ -146,7 +146,7 @@ rows lecture_claims_workloads_5_1 lecture_claims_workloads '^5[.]1 '
 capture cost_ladder "cargo run -p lecture-claims -- --ladder" -- run -p lecture-claims -- --ladder
 # With iceoryx2's rows where its build can find libclang (see crates/ipc-peers/README.md).
 peers_features=
-if ldconfig -p 2>/dev/null | grep -Eq 'libclang(-[0-9.]+)?\.so'; then peers_features=" --features iceoryx2"; fi
+if ldconfig -p 2>/dev/null | grep -E 'libclang(-[0-9.]+)?\.so' >/dev/null; then peers_features=" --features iceoryx2"; fi
 capture ipc_peers "cargo bench -p ipc-peers$peers_features" -- bash -c "cargo bench -q -p ipc-peers$peers_features 2>/dev/null"
 extract ipc_peers_one_cpu ipc_peers '^u64 round trip .*both on CPU 0' '^u64 round trip .*CPU 1'
 extract ipc_peers_two_cpus ipc_peers '^u64 round trip .*CPU 1' '^one process'

@@ -261,7 +261,12 @@ impl Process {
         //   in the child), so allocating, formatting and unwinding in the child work;
         // and the child never returns into the caller's code: it leaves through `_exit`, so
         // no destructor of the parent's objects and no stdio flush runs twice.
-        match unsafe { fork() }? {
+        let forked = unsafe { fork() };
+        if forked.is_err() {
+            // No child: free what the fork handlers reserved for one.
+            crate::shm_queue::adopt_child(None);
+        }
+        match forked? {
             ForkResult::Child => {
                 IN_CHILD.store(true, Ordering::Relaxed);
                 PANIC_PAGE.store(panic_page.ptr(), Ordering::Relaxed);
@@ -291,7 +296,7 @@ impl Process {
             ForkResult::Parent { child } => {
                 // A shared-memory queue counts the child as a producer from its first instant:
                 // name it now, in case it is killed before it can (see `shm_queue`).
-                crate::shm_queue::adopt_child(child.as_raw() as u32);
+                crate::shm_queue::adopt_child(Some(child.as_raw() as u32));
                 Ok(Process {
                     pid: child,
                     pidfd: std::cell::OnceCell::new(),

@@ -901,7 +901,7 @@ fn print_row(row: &Row, m: &Measured) {
     if spinning_floor.is_finite() {
         println!(
             "  (× floor: spinning rows against the raw spinning floor, the others against the fastest raw blocking one;\n   \
-             × best peer: against the fastest peer that waits the same way, spinning or not, if there is one)"
+             × best peer: against the fastest peer that waits the same way, spinning or not; the fastest of all if none does)"
         );
     }
     println!(

@@ -75,7 +75,10 @@ def pin_all_threads(pid, cpu):
     # run on the client's CPU and the rung would be measured on one CPU, not two.
     if TWO_CPUS:
         for tid in os.listdir(f"/proc/{pid}/task"):
-            os.sched_setaffinity(int(tid), {cpu})
+            try:
+                os.sched_setaffinity(int(tid), {cpu})
+            except ProcessLookupError:
+                pass  # a thread that served an earlier, short connection has just ended
 
 
 def manager_round_trip(n):

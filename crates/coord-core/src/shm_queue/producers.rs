@@ -11,9 +11,10 @@
 //! could see the fast producers finish before a slow one has even started, and give up too
 //! early. So, as `Queue` does, a `pthread_atfork` handler works around every fork of the
 //! thread that made the queue: just before the fork, the parent reserves an entry in the table
-//! *with its own pid* (alive, so the queue stays connected), and the child's first act (the
-//! child-side handler, before `fork` returns in it) writes its own pid there. A child that
-//! then `get`s before it ever put is a consumer and leaves the table.
+//! *with its own pid*, marked [`RESERVED`] (alive while the parent is, so the queue stays
+//! connected), and the child's first act (the child-side handler, before `fork` returns in it)
+//! writes its own pid there. A child that then `get`s before it ever put is a consumer and
+//! leaves the table.
 //!
 //! (Only the forking thread's own queues are handed to a child: in `cargo test` every test has
 //! its own thread, and one test's children must not keep another test's queues connected.)
@@ -21,7 +22,9 @@
 //! the reserved entry: the queue would then stay connected for as long as the parent lives.
 //! So the parent, too, writes the child's pid there as soon as `fork` returns with it
 //! ([`Process::start`](crate::Process::start) calls [`adopt_child`]); whichever side is first,
-//! the entry ends up naming the child. (A child made by a bare `fork` outside this crate has
+//! the entry ends up naming the child. The mark is what makes this safe: the parent replaces
+//! only its *reservation*, never an entry that names it as a producer (one that another of
+//! its threads took by putting, after the child had already left the freed entry). (A child made by a bare `fork` outside this crate has
 //! no such second writer: if it is killed before it runs, its parent's pid stays in the entry
 //! until the parent exits or forks again. Timeouts still bound every wait.)
 
@@ -136,7 +139,7 @@ impl Inner {
             return false;
         }
         !self.table().iter().any(|p| {
-            let pid = p.load(Ordering::Acquire);
+            let pid = entry_pid(p.load(Ordering::Acquire));
             pid != 0 && crate::pid_alive(pid)
         })
     }
@@ -160,6 +163,16 @@ impl Drop for Inner {
     }
 }
 
+/// Marks an entry the parent reserved at a fork for the child about to be made: it holds the
+/// parent's pid with this bit set (Linux pids stay below 2^22), so that the parent can tell its
+/// reservation from an entry that names it as a producer.
+pub(super) const RESERVED: u32 = 1 << 31;
+
+/// The process an entry stands for (its pid, without the reservation mark; 0: free).
+pub(super) fn entry_pid(entry: u32) -> u32 {
+    entry & !RESERVED
+}
+
 /// Takes a free entry of the table for `pid`: an empty one, else one whose process no longer
 /// exists. Async-signal-safe (atomics and `kill`): `before_fork` uses it.
 fn take_entry(table: &[AtomicU32; MAX_SHM_PRODUCERS], pid: u32) -> Option<usize> {
@@ -172,9 +185,9 @@ fn take_entry(table: &[AtomicU32; MAX_SHM_PRODUCERS], pid: u32) -> Option<usize>
     }
     for (i, e) in table.iter().enumerate() {
         let old = e.load(Ordering::Acquire);
-        // SAFETY: kill with signal 0 sends nothing; it only asks whether `old` exists.
+        // SAFETY: kill with signal 0 sends nothing; it only asks whether that process exists.
         let gone = old != 0
-            && unsafe { libc::kill(old as i32, 0) } == -1
+            && unsafe { libc::kill(entry_pid(old) as i32, 0) } == -1
             && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
         if gone
             && e.compare_exchange(old, pid, Ordering::AcqRel, Ordering::Relaxed)
@@ -276,7 +289,7 @@ extern "C" fn before_fork() {
     registry_lock(); // released by `after_fork_in_parent` and `in_child`
     let me = my_pid();
     for_each_mine(|inner| {
-        let i = take_entry(inner.table(), me).map_or(-1, |i| i as i32);
+        let i = take_entry(inner.table(), me | RESERVED).map_or(-1, |i| i as i32);
         inner.fork_entry.store(i, Ordering::Relaxed);
     });
 }
@@ -293,17 +306,23 @@ extern "C" fn after_fork_in_parent() {
 
 /// In the parent, just after `fork` returned `child`: writes the child's pid into the entries
 /// reserved for it, in case the child is killed before it can do so itself (it would leave
-/// the parent's pid there, and the queue connected while the parent lives). Whichever of the
-/// two writes comes first, the entry names the child; once the child has left the table (a
-/// consumer), the compare-and-swap finds something else and changes nothing.
-pub(crate) fn adopt_child(child: u32) {
+/// the parent's reservation there, and the queue connected while the parent lives). Whichever
+/// of the two writes comes first, the entry names the child; if the child has already
+/// replaced the reservation (and perhaps left the table, a consumer), the compare-and-swap
+/// finds something else and changes nothing. `None`: the fork failed; the reservations are
+/// freed.
+pub(crate) fn adopt_child(child: Option<u32>) {
     let _g = RegistryGuard::take();
-    let me = my_pid();
+    let reserved = my_pid() | RESERVED;
     for_each_mine(|inner| {
         let i = inner.adopt_entry.swap(-1, Ordering::Relaxed);
         if i >= 0 {
-            let _ =
-                inner.table()[i as usize].compare_exchange(me, child, Ordering::AcqRel, Ordering::Relaxed);
+            let _ = inner.table()[i as usize].compare_exchange(
+                reserved,
+                child.unwrap_or(0),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
         }
     });
 }
