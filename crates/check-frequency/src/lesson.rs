@@ -6,38 +6,6 @@
 use coord_core::{RawValue, Value};
 use lab_support::is_prime;
 
-// ANCHOR: stop_flag
-/// A shared stop flag. The workers below are generic over it, so that the measurements can
-/// hand them a stand-in that counts every read (`scenarios::example::Probe`,
-/// `scenarios::sweep::CountingFlag`).
-pub trait StopFlag {
-    /// Python's `sharedFlag.value`: has someone asked us to stop?
-    fn is_set(&self) -> bool;
-    /// Python's `sharedFlag.value = True`.
-    fn raise(&self);
-}
-
-/// The lecture's flag, `multiprocessing.Value('b', False)`: a read takes its lock.
-impl StopFlag for Value<bool> {
-    fn is_set(&self) -> bool {
-        self.get() // lock, read, unlock
-    }
-    fn raise(&self) {
-        self.set(true)
-    }
-}
-
-/// The same flag without a lock (Python's `RawValue`): a read is one atomic load.
-impl StopFlag for RawValue<bool> {
-    fn is_set(&self) -> bool {
-        self.get() // on x86 a plain `mov`
-    }
-    fn raise(&self) {
-        self.set(true)
-    }
-}
-// ANCHOR_END: stop_flag
-
 // ANCHOR: example_27_2_lecture
 /// Example 27.2 as the lecture wrote it: count the primes among `numbers` (Python:
 /// `range(2, limit)`), looking at the flag "every K iterations". Python writes this body
@@ -139,3 +107,35 @@ pub fn interval_bounds(read_ns: f64, iter_ns: f64, max_overhead: f64, budget_ns:
     (k_min, k_max)
 }
 // ANCHOR_END: recommend
+
+// ANCHOR: stop_flag
+/// A shared stop flag. The workers above are generic over it, so that the measurements can
+/// hand them a stand-in that counts every read (`scenarios::example::Probe`,
+/// `scenarios::sweep::CountingFlag`).
+pub trait StopFlag {
+    /// Python's `sharedFlag.value`: has someone asked us to stop?
+    fn is_set(&self) -> bool;
+    /// Python's `sharedFlag.value = True`.
+    fn raise(&self);
+}
+
+/// The lecture's flag, `multiprocessing.Value('b', False)`: a read takes its lock.
+impl StopFlag for Value<bool> {
+    fn is_set(&self) -> bool {
+        self.get() // lock, read, unlock
+    }
+    fn raise(&self) {
+        self.set(true)
+    }
+}
+
+/// The same flag without a lock (Python's `RawValue`): a read is one atomic load.
+impl StopFlag for RawValue<bool> {
+    fn is_set(&self) -> bool {
+        self.get() // on x86 a plain `mov`
+    }
+    fn raise(&self) {
+        self.set(true)
+    }
+}
+// ANCHOR_END: stop_flag

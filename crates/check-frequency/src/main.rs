@@ -79,11 +79,7 @@ fn run(a: &Args) -> Result<()> {
         }
     };
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    say(render::header(
-        a.config.workers as usize,
-        cpus,
-        cfg!(debug_assertions),
-    ));
+    say(render::header(a.config.workers as usize, cpus));
     let out = scenarios::run(&a.config, |section| say(render::section(&section)))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&out)?);

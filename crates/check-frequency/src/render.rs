@@ -35,13 +35,15 @@ pub fn fmt_ns(ns: f64) -> String {
     }
 }
 
-pub fn header(workers: usize, cpus: usize, dev_build: bool) -> String {
+pub fn header(workers: usize, cpus: usize) -> String {
     let mut s = String::new();
     s.push_str(
         "Lecture 27, Concept 4.1 and Example 27.2: how often should a worker look at the stop flag?\n",
     );
-    if dev_build {
-        s.push_str(&lab_support::dev_build_text("check-frequency"));
+    s.push_str(lab_support::RUST_FIGURES);
+    s.push('\n');
+    if let Some(note) = lab_support::dev_build_note("check-frequency") {
+        s.push_str(&note);
         s.push('\n');
     }
     s.push_str(&format!(

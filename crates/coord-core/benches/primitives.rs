@@ -147,9 +147,9 @@ fn compare(cfg: &Cfg, n: usize, mut ours: impl FnMut() -> f64, mut floor: impl F
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+/// The median of the repetitions (their count is odd: the middle one).
+fn median(v: Vec<f64>) -> f64 {
+    lab_support::stats::median(&v).unwrap_or(f64::NAN)
 }
 
 fn per_op(t0: Instant, n: usize) -> f64 {

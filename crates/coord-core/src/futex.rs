@@ -16,17 +16,10 @@
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
-/// Why [`wait`] returned. Whatever it says, the caller re-reads the word.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Woke {
-    /// Woken, interrupted by a signal, or the word already differed: look again.
-    Maybe,
-    /// The timeout passed.
-    TimedOut,
-}
-
-/// Sleeps while `word` holds `expected`, at most `timeout` (`None`: no limit).
-pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> Woke {
+/// Sleeps while `word` holds `expected`, at most `timeout` (`None`: no limit). Whatever woke
+/// it (a wake-up, a signal, the timeout, or a word that already differed), the caller looks
+/// at the word again.
+pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
     let ts = timeout.map(|d| libc::timespec {
         // A timeout past what time_t holds is "for ever" in practice: clamp instead of wrapping.
         tv_sec: d.as_secs().min(i32::MAX as u64) as libc::time_t,
@@ -39,7 +32,7 @@ pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -
     // the kernel only reads it and compares it with `expected`. `ts_ptr` is null or points at a
     // `timespec` on this stack frame that outlives the call (FUTEX_WAIT's timeout is relative).
     // The two unused arguments (uaddr2, val3) are ignored by FUTEX_WAIT. nix has no futex call.
-    let r = unsafe {
+    unsafe {
         libc::syscall(
             libc::SYS_futex,
             word.as_ptr(),
@@ -50,19 +43,14 @@ pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -
             0u32,
         )
     };
-    if r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ETIMEDOUT) {
-        Woke::TimedOut
-    } else {
-        Woke::Maybe
-    }
 }
 
-/// Wakes up to `n` processes sleeping in [`wait`] on `word`; returns how many it woke.
-pub(crate) fn wake(word: &AtomicU32, n: u32) -> usize {
+/// Wakes up to `n` processes sleeping in [`wait`] on `word`.
+pub(crate) fn wake(word: &AtomicU32, n: u32) {
     let n = n.min(i32::MAX as u32) as libc::c_int;
     // SAFETY: `word` is a live `AtomicU32`; FUTEX_WAKE does not read or write it, it only uses
     // its address to find the sleepers. The remaining arguments are ignored by FUTEX_WAKE.
-    let r = unsafe {
+    unsafe {
         libc::syscall(
             libc::SYS_futex,
             word.as_ptr(),
@@ -73,5 +61,4 @@ pub(crate) fn wake(word: &AtomicU32, n: u32) -> usize {
             0u32,
         )
     };
-    r.max(0) as usize
 }

@@ -118,6 +118,7 @@ fn naming_the_child_never_takes_over_an_entry_of_a_live_producer() {
     install_hooks();
     let left = CHILD_LEFT_SHARED.get().unwrap();
     left.set(0);
+    CHILD_LEFT.store(0, Ordering::SeqCst);
     OTHER_THREAD_PUT.store(false, Ordering::SeqCst);
     RELEASE_PUTTER.store(false, Ordering::SeqCst);
     let q: ShmQueue<u32> = ShmQueue::with_capacity(4, 16).unwrap();
@@ -148,6 +149,8 @@ fn naming_the_child_never_takes_over_an_entry_of_a_live_producer() {
         HOLD_PARENT.store(false, Ordering::SeqCst);
         let child = child.unwrap();
         assert!(join(&child).success());
+        // The interleaving really happened: the parent was held until the child had left.
+        assert_eq!(CHILD_LEFT.load(Ordering::SeqCst), 1, "the race was not forced");
         // The child is gone; this process still holds a producer that has not closed.
         let got = q.get_timeout(Duration::from_secs(5));
         let after = q.get_timeout(Duration::from_secs(1));

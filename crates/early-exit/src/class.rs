@@ -68,8 +68,11 @@ pub fn run(
         let _ = writeln!(s, "{line}");
     }
     let mut wasted = vec![first.wasted()];
+    kept &= first.winners.len() == 1;
     for _ in 1..RUNS {
-        wasted.push(search(&cfg)?.wasted());
+        let r = search(&cfg)?;
+        kept &= r.winners.len() == 1;
+        wasted.push(r.wasted());
     }
     let _ = writeln!(
         s,
@@ -80,7 +83,6 @@ pub fn run(
         wasted.iter().max().unwrap_or(&0),
         wasted.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
     );
-    kept &= first.winners.len() == 1;
     say(&s);
 
     say("\nStep 2 of 3: the same search, and nobody reads the flag\n");

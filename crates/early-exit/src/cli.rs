@@ -14,7 +14,7 @@ use crate::FlagKind;
 #[command(name = "early-exit", version)]
 pub struct Args {
     /// Worker processes in the search sections (Example 27.1 always uses the lecture's 4)
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=crate::MAX_WORKERS as i64))]
     pub workers: u32,
     /// Numbers in each worker's range (worker i searches i*RANGE .. (i+1)*RANGE)
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]

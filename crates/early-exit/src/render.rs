@@ -35,6 +35,7 @@ pub fn render(p: &Plan, r: &Results) -> String {
         o,
         "Lecture 27, Concept 2.1 and Example 27.1: first found wins, and the others stop"
     );
+    let _ = writeln!(o, "{}", lab_support::RUST_FIGURES);
     if let Some(note) = lab_support::dev_build_note("early-exit") {
         let _ = writeln!(o, "{note}");
     }
@@ -236,13 +237,14 @@ fn render_compare(o: &mut String, p: &Plan, c: &CompareSection) {
             "The lecture counts {} - {} = {} unnecessary iterations. Without early exit the non-winners \
              examine {} items: the winner stops by itself in both designs, so its own remaining range is \
              never searched. With early exit, what the non-winners still do depends on when the winner \
-             gets a core: {} workers share 2 cores, so worker 0 may start after the others have run for a \
+             gets a core: {} workers share {} cores, so worker 0 may start after the others have run for a \
              while (the items after the flag stay near 0 either way).",
             int(whole),
             int(n),
             int(whole.saturating_sub(n)),
             int(median_u64(&c.beyond_winner_without).unwrap_or(0)),
-            p.workers
+            p.workers,
+            cpus()
         );
     }
     let stats = |v: &[u64]| match median_u64(v) {
@@ -266,8 +268,9 @@ fn render_compare(o: &mut String, p: &Plan, c: &CompareSection) {
         o,
         "A running worker notices an atomic flag at its next check. A locked read can find the lock \
          held by the winner (it keeps it while it sets the flag and reports) and then sleeps until woken; \
-         and with {} workers on 2 cores, a worker waiting for a core sees any flag only once it runs again.",
-        p.workers
+         and with {} workers on {} cores, a worker waiting for a core sees any flag only once it runs again.",
+        p.workers,
+        cpus()
     );
 }
 
@@ -406,4 +409,9 @@ fn render_smallest(o: &mut String, s: &SmallestSection) {
         "The first-found search stops at whichever match any worker meets first; to get the smallest, \
          workers share the best so far and give up only when their next item cannot beat it."
     );
+}
+
+/// CPUs this program may run on (what "share N cores" means in the text).
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

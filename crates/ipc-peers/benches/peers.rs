@@ -103,9 +103,9 @@ fn measure(cfg: &Cfg, row: &mut Row) -> Measured {
         .collect()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+/// The median of the repetitions (their count is odd: the middle one).
+fn median(v: Vec<f64>) -> f64 {
+    lab_support::stats::median(&v).unwrap_or(f64::NAN)
 }
 
 fn per_op(t0: Instant, n: usize) -> f64 {
@@ -518,9 +518,8 @@ fn ipc_channel_bytes(place: Place, size: usize) -> Entry {
 fn manager_get(place: Place) -> Entry {
     let manager = place.spawn(Manager::start).expect("manager");
     let value = manager.value();
-    let keep = Box::new(manager);
     entry(Who::Ours, "coord-core Manager value.get", vec![], move |n| {
-        let _m = &keep;
+        let _alive = &manager; // the server lives as long as this contestant
         let t0 = Instant::now();
         for _ in 0..n {
             black_box(value.get().expect("get"));
@@ -890,9 +889,7 @@ fn print_row(row: &Row, m: &Measured) {
     // fastest raw blocking mechanism (the in-process memcpy is a reference, not a floor).
     let floor_of = |spinning: bool| {
         m.iter()
-            .filter(|e| {
-                e.0 == Who::Floor && !e.1.starts_with("2 × memcpy") && e.1.contains("spinning") == spinning
-            })
+            .filter(|e| e.0 == Who::Floor && !e.1.starts_with("2 × memcpy") && spins(e.1) == spinning)
             .map(|e| e.2)
             .fold(f64::INFINITY, f64::min)
     };
@@ -923,7 +920,7 @@ fn print_row(row: &Row, m: &Measured) {
             "  {:<40} {:>12} {:>9.2} {:>10}   {tag}",
             name,
             fmt_time(*t),
-            t / if name.contains("spinning") && spinning_floor.is_finite() {
+            t / if spins(name) && spinning_floor.is_finite() {
                 spinning_floor
             } else {
                 blocking_floor

@@ -11,7 +11,7 @@
 //! | [`procfs`] | a process's state and parent from `/proc/<pid>/stat` |
 //! | [`stats`] | the median the binaries quote |
 //! | [`work`] | the work the lecture's examples compute: [`is_prime`] |
-//! | (root) | the `main` preamble: [`restore_default_sigpipe`], [`dev_build_note`] |
+//! | (root) | the `main` preamble: [`restore_default_sigpipe`], [`dev_build_note`], [`RUST_FIGURES`] |
 
 pub mod claim;
 pub mod cli_test;
@@ -38,6 +38,11 @@ pub fn restore_default_sigpipe() {
         let _ = signal(Signal::SIGPIPE, SigHandler::SigDfl);
     }
 }
+
+/// The header line that says whose figures a binary prints: this Rust program's, not the
+/// lecture's (which are Python's).
+pub const RUST_FIGURES: &str = "Every figure below is measured by this Rust program, with real processes, on this machine \
+     (the lecture's figures are Python's).";
 
 /// The header line saying this is the (optimized) dev build, for `cargo run -p <crate_name>`.
 pub fn dev_build_text(crate_name: &str) -> String {

@@ -225,9 +225,9 @@ fn contestants(two: bool) -> Result<Vec<Contestant>> {
     ])
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+/// The median of the repetitions (their count is odd: the middle one).
+fn median(v: Vec<f64>) -> f64 {
+    lab_support::stats::median(&v).unwrap_or(f64::NAN)
 }
 
 /// Measures every rung in this process (pinned to CPU 0 for the duration).
@@ -335,9 +335,9 @@ pub fn render(rungs: &[Rung], python: Option<&BTreeMap<String, f64>>) -> String 
         &[
             "rung",
             "Rust: time per op",
-            "× rung below",
-            "CPU per op (both processes)",
-            "CPUs busy",
+            "Rust: × rung below",
+            "Rust: CPU per op (both processes)",
+            "Rust: CPUs busy",
             "Python: time per op",
             "Python × its rung below",
         ],
@@ -375,7 +375,8 @@ pub fn run(quick: bool, python: &PythonLookup, deadline: Duration) -> Result<()>
     println!();
     print!("{}", render(&rungs, py.as_ref()));
     println!(
-        "\nwhat to notice: each rung costs more than the one below; the big step is the first one that \
+        "\nwhat to notice: each rung up to the first blocking one costs more than the one below (the three \
+         blocking rungs cost about the same: each pays a wake-up per hop); the big step is the first one that \
          needs the other process to be *woken* (the blocking rungs), not the one that crosses a process \
          boundary (the spinning ShmQueue crosses it too). Spinning buys that step back by keeping both \
          CPUs busy (CPUs busy ≈ 2) for as long as anyone waits; blocking spends almost no CPU and pays \

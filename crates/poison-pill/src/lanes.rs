@@ -134,20 +134,23 @@ pub fn what_it_shows(r: &RunReport) -> Vec<String> {
     let mut out = Vec::new();
     match r.mode {
         Shutdown::Pill => {
-            let after: Vec<f64> = workers
+            // A lane counts if its Stop came after its last task and it took nothing after it.
+            let after = workers
                 .iter()
-                .filter_map(|l| {
-                    let stop = l.of(code::STOP_READ).next()?.t_ns;
-                    let before = last_done(l).unwrap_or(0);
-                    (stop >= before && l.of(code::TOOK).all(|e| e.t_ns < stop))
-                        .then(|| (stop - before.min(stop)) as f64 / 1e3)
+                .filter(|l| {
+                    l.of(code::STOP_READ).next().is_some_and(|stop| {
+                        stop.t_ns >= last_done(l).unwrap_or(0) && l.of(code::TOOK).all(|e| e.t_ns < stop.t_ns)
+                    })
                 })
-                .collect();
+                .count();
             out.push(format!(
-                "What the lanes show: in {} of {} lanes the Stop (P) was read after the lane's last task;\n\
-                 no lane took a task after its Stop. The pills waited in the queue behind the tasks.",
-                after.len(),
-                workers.len()
+                "What the lanes show: in {after} of {} lanes the Stop (P) was read after the lane's last task;\n{}",
+                workers.len(),
+                if after == workers.len() {
+                    "no lane took a task after its Stop. The pills waited in the queue behind the tasks."
+                } else {
+                    "in the others the Stop was not the last thing read: look at their lanes."
+                }
             ));
         }
         Shutdown::SideChannel => {
@@ -158,15 +161,16 @@ pub fn what_it_shows(r: &RunReport) -> Vec<String> {
                     Some(format!("{} {}", l.name, f.arg))
                 })
                 .collect();
+            let left_early = workers
+                .iter()
+                .filter(|l| l.of(code::FLAG_SEEN).any(|e| e.arg > 0))
+                .count();
             out.push(format!(
-                "What the lanes show: {} of {} lanes saw the flag (F) and left while tasks were still queued\n\
-                 (tasks in the queue as each left: {}). The flag overtook the tasks.",
-                workers
-                    .iter()
-                    .filter(|l| l.of(code::FLAG_SEEN).any(|e| e.arg > 0))
-                    .count(),
+                "What the lanes show: {left_early} of {} lanes saw the flag (F) and left while tasks were still queued\n\
+                 (tasks in the queue as each left: {}).{}",
                 workers.len(),
-                if seen.is_empty() { "none".into() } else { seen.join(", ") }
+                if seen.is_empty() { "none".into() } else { seen.join(", ") },
+                if left_early > 0 { " The flag overtook the tasks." } else { "" }
             ));
         }
         Shutdown::Terminate => {

@@ -47,27 +47,6 @@ pub struct Done {
 }
 // ANCHOR_END: messages
 
-/// What a worker tells an onlooker as it goes. The lecture's worker tells nobody: pass `&()`.
-/// The binary passes a probe that notes each event in shared memory, so that the parent can
-/// say which worker held a task that was lost. Every method defaults to doing nothing.
-pub trait Probe {
-    /// Worker `me` took task `id` off the queue and starts on it.
-    fn took(&self, _me: usize, _id: u32) -> Result<()> {
-        Ok(())
-    }
-    /// Worker `me` put the result of the task it held.
-    fn finished(&self, _me: usize) -> Result<()> {
-        Ok(())
-    }
-    /// Worker `me` read a `Stop`.
-    fn read_stop(&self, _me: usize) -> Result<()> {
-        Ok(())
-    }
-}
-
-/// The probe that notes nothing.
-impl Probe for () {}
-
 /// The body of one pool worker: take a message, do it, repeat, until the pill.
 ///
 /// It blocks in `get()`: no polling, no flag, no lock of its own. Because the parent put the
@@ -162,3 +141,24 @@ pub fn side_channel_worker(
     }
 }
 // ANCHOR_END: side_channel_worker
+
+/// What a worker tells an onlooker as it goes. The lecture's worker tells nobody: pass `&()`.
+/// The binary passes a probe that notes each event in shared memory, so that the parent can
+/// say which worker held a task that was lost. Every method defaults to doing nothing.
+pub trait Probe {
+    /// Worker `me` took task `id` off the queue and starts on it.
+    fn took(&self, _me: usize, _id: u32) -> Result<()> {
+        Ok(())
+    }
+    /// Worker `me` put the result of the task it held.
+    fn finished(&self, _me: usize) -> Result<()> {
+        Ok(())
+    }
+    /// Worker `me` read a `Stop`.
+    fn read_stop(&self, _me: usize) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The probe that notes nothing.
+impl Probe for () {}

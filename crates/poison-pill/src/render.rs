@@ -9,6 +9,8 @@ use crate::scenarios::RunReport;
 pub fn header() -> String {
     let mut s =
         format!("Lecture 27, Concept {SECTION}: the poison-pill shutdown pattern, with real processes\n");
+    s.push_str(lab_support::RUST_FIGURES);
+    s.push('\n');
     if let Some(note) = lab_support::dev_build_note("poison-pill") {
         s.push_str(&note);
         s.push('\n');

@@ -59,6 +59,7 @@ pub fn header(cfg: &Config) -> String {
         s,
         "Lecture 27, concepts 3.1 and 5.1: Manager vs Value vs Array, what one shared access costs"
     );
+    let _ = writeln!(s, "{}", lab_support::RUST_FIGURES);
     if let Some(note) = lab_support::dev_build_note("shared-state") {
         let _ = writeln!(s, "{note}");
     }

@@ -90,8 +90,7 @@ use crate::Error;
 use crate::lock::{Acquired, RawMutex};
 use crate::shm::SharedRegion;
 use framing::RawBytes;
-use registry::thread_tag;
-pub(crate) use registry::{install_atfork, my_pid};
+pub(crate) use registry::{current_thread_tag, install_atfork, my_pid, thread_tag};
 /// A thread keeps its frame buffers between messages unless they grew past this.
 const KEEP_BUF: usize = 4 << 20;
 

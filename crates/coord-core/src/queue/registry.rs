@@ -95,7 +95,8 @@ thread_local! {
     static THREAD_TAG: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-pub(super) fn thread_tag() -> u64 {
+/// This thread's number, given it on first use; a queue remembers the thread that made it.
+pub(crate) fn thread_tag() -> u64 {
     THREAD_TAG.with(|t| {
         if t.get() == 0 {
             t.set(NEXT_THREAD_TAG.fetch_add(1, Ordering::Relaxed));
@@ -104,13 +105,19 @@ pub(super) fn thread_tag() -> u64 {
     })
 }
 
+/// This thread's number, or 0 if it never asked for one (then it made no queue). Read
+/// without assigning, as the atfork handlers must.
+pub(crate) fn current_thread_tag() -> u64 {
+    THREAD_TAG.with(|t| t.get())
+}
+
 /// Calls `mine` on every live queue created by the calling thread, `other` on the rest. Only
 /// a thread's own queues are inherited by its children: in `cargo test` every test has its
 /// own thread, and one test's children must not keep another test's queues connected.
 ///
 /// The caller must hold the registry lock (or be a freshly forked child, which has one thread).
 fn for_each_queue(mine: impl Fn(&Inner), other: impl Fn(&Inner)) {
-    let tag = THREAD_TAG.with(|t| t.get());
+    let tag = current_thread_tag();
     // SAFETY: our caller holds the registry lock (or is a freshly forked child's only
     // thread), so the table does not change while we read it; reading allocates nothing.
     let table = unsafe { &*QUEUES.0.get() };

@@ -67,27 +67,12 @@ pub(super) fn wait_first_producer(word: &AtomicU32, deadline: Option<Instant>) -
         let Some(slice) = next_slice(deadline) else {
             return false;
         };
-        let ts = libc::timespec {
-            tv_sec: slice.as_secs() as libc::time_t,
-            tv_nsec: slice.subsec_nanos() as libc::c_long,
-        };
-        // SAFETY: FUTEX_WAIT reads the aligned u32 at `word` (shared memory, mapped while the
-        // queue lives) and sleeps while it still holds 0; `ts` is a live timespec (relative).
-        unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                word.as_ptr(),
-                libc::FUTEX_WAIT,
-                0u32,
-                &ts as *const libc::timespec,
-            )
-        };
+        crate::futex::wait(word, 0, Some(slice));
     }
     true
 }
 
 /// Wakes every process waiting in `wait_first_producer` on `word`.
 pub(super) fn futex_wake_all(word: &AtomicU32) {
-    // SAFETY: FUTEX_WAKE only wakes waiters on this address; it reads no memory of ours.
-    unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX) };
+    crate::futex::wake(word, u32::MAX);
 }

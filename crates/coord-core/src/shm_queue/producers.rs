@@ -53,6 +53,7 @@ pub(super) struct Inner {
 
 impl Inner {
     pub(super) fn new(ring: Ring) -> Arc<Inner> {
+        crate::queue::install_atfork(); // the pid cache `my_pid` reads is reset in children
         install_atfork();
         let inner = Arc::new(Inner {
             ring,
@@ -60,7 +61,7 @@ impl Inner {
             inherited: AtomicBool::new(false),
             fork_entry: AtomicI32::new(-1),
             adopt_entry: AtomicI32::new(-1),
-            creator_thread: thread_tag(),
+            creator_thread: crate::queue::thread_tag(),
         });
         let p = Arc::as_ptr(&inner) as *mut Inner;
         let _g = RegistryGuard::take();
@@ -209,33 +210,12 @@ static QUEUES_USED: AtomicUsize = AtomicUsize::new(0);
 /// a `Mutex`: it is taken in the parent's before-fork handler and released both in the
 /// parent's after-fork handler and in the child (which inherits it taken).
 static REGISTRY: AtomicBool = AtomicBool::new(false);
-static MY_PID: AtomicU32 = AtomicU32::new(0);
-static NEXT_THREAD_TAG: AtomicU64 = AtomicU64::new(1);
 static ATFORK: Once = Once::new();
 
-thread_local! {
-    static THREAD_TAG: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
-fn thread_tag() -> u64 {
-    THREAD_TAG.with(|t| {
-        if t.get() == 0 {
-            t.set(NEXT_THREAD_TAG.fetch_add(1, Ordering::Relaxed));
-        }
-        t.get()
-    })
-}
-
-/// This process's pid, cached (reset in every forked child by `in_child`).
+/// This process's pid, without a system call: `Queue`'s cache, which its own atfork handler
+/// resets in every child (`Inner::new` makes sure that handler is registered).
 pub(super) fn my_pid() -> u32 {
-    match MY_PID.load(Ordering::Relaxed) {
-        0 => {
-            let pid = std::process::id();
-            MY_PID.store(pid, Ordering::Relaxed);
-            pid
-        }
-        pid => pid,
-    }
+    crate::queue::my_pid() as u32
 }
 
 fn registry_lock() {
@@ -268,7 +248,7 @@ impl Drop for RegistryGuard {
 /// Calls `f` on every live queue made by the calling thread. The caller holds the registry
 /// lock (or is a freshly forked child, which has one thread).
 fn for_each_mine(f: impl Fn(&Inner)) {
-    let tag = THREAD_TAG.with(|t| t.get());
+    let tag = crate::queue::current_thread_tag();
     if tag == 0 {
         return; // this thread never made a queue
     }
@@ -330,7 +310,6 @@ pub(crate) fn adopt_child(child: Option<u32>) {
 extern "C" fn in_child() {
     // SAFETY: getpid is async-signal-safe, as everything in a child-side atfork handler must be.
     let me = unsafe { libc::getpid() } as u32;
-    MY_PID.store(me, Ordering::Relaxed);
     for_each_mine(|inner| {
         // A reservation the parent made for an earlier child is not ours to adopt.
         inner.adopt_entry.store(-1, Ordering::Relaxed);

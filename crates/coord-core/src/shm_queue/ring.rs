@@ -357,14 +357,16 @@ impl Ring {
     /// `c` must be a cell this process holds in `READING`: until `release`, no other process
     /// writes it.
     pub(super) unsafe fn message(&self, c: &CellClaim) -> Option<&[u8]> {
-        // SAFETY: the caller's contract; `len <= slot_size` is checked, so the slice stays
-        // inside the cell even if the shared word were garbage.
+        // SAFETY: `c.cell` points into the mapping `self` keeps alive (the caller's contract).
         let cell = unsafe { &*c.cell };
         let len = cell.len.load(Ordering::Relaxed);
         if len == ABANDONED {
             return None;
         }
         let len = (len as usize).min(self.slot_size);
+        // SAFETY: `c.data` points at this cell's `slot_size` bytes, which no other process
+        // writes while we hold the cell in READING (the caller's contract), and `len` was just
+        // clamped to `slot_size`.
         Some(unsafe { std::slice::from_raw_parts(c.data, len) })
     }
 

@@ -376,7 +376,7 @@ pub(super) fn bytes_polling(place: Place, size: usize) -> Entry {
                 });
             }
             let per = per_op(t0, n);
-            send_bytes(&pair.tx, &[]); // PARK_LEN
+            send_bytes(&pair.tx, &[0u8; PARK_LEN]);
             black_box(&mut back);
             per
         },

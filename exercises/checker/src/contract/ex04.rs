@@ -218,7 +218,11 @@ pub fn check<S: SharedState>(opts: &Options) -> Verdict {
             facts.push(format!(
                 "{head}total = {total}, exact{}",
                 if round.interrupted {
-                    format!(" (each worker stopped and resumed {STOPS}+ times while counting: {stops:?})")
+                    format!(
+                        " (each worker stopped and resumed while counting, at least {} times, up to {STOPS} \
+                         asked: {stops:?})",
+                        stops.iter().min().unwrap_or(&0)
+                    )
                 } else {
                     String::new()
                 }
