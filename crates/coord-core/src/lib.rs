@@ -39,6 +39,7 @@
 
 mod barrier;
 mod error;
+mod fork_table;
 mod futex;
 mod lock;
 mod manager;

@@ -284,6 +284,33 @@ fn on_one_cpu_every_waiting_policy_delivers_mpmc_exactly_once() {
     sched_setaffinity(me, &all).unwrap();
 }
 
+/// A child forked while 300 queues are alive counts as a producer of each of them from its
+/// first instant, the 300th too: the table of queues the fork handlers see grows (a fixed one
+/// of 256 slots once left the later queues out, and a consumer gave up on their producers).
+#[test]
+fn a_child_forked_with_300_queues_alive_is_a_producer_of_the_last_one_from_its_start() {
+    let queues: Vec<ShmQueue<u32>> = (0..300).map(|_| ShmQueue::with_capacity(1, 8).unwrap()).collect();
+    let q = queues.last().unwrap();
+    let go = RawValue::new(0u32).unwrap();
+    let (qr, gor) = (q, &go);
+    let first = Process::start(move || qr.put(&1)).unwrap();
+    assert!(join(&first).success());
+    // Alive, and silent until told: the queue must stay connected meanwhile.
+    let late = Process::start(move || -> Result<(), Error> {
+        wait_until("the parent's go", || gor.get() == 1);
+        qr.put(&2)
+    })
+    .unwrap();
+    assert_eq!(q.get_timeout(DEADLINE).unwrap(), 1);
+    match q.get_timeout(Duration::from_millis(300)) {
+        Err(Error::Timeout) => {}
+        other => panic!("a producer is alive and has not put yet, yet get gave {other:?}"),
+    }
+    go.set(1);
+    assert_eq!(q.get_timeout(DEADLINE).unwrap(), 2);
+    join_ok(&[late]);
+}
+
 #[test]
 fn an_idle_consumer_sleeps_instead_of_spinning() {
     let q: ShmQueue<u32> = ShmQueue::with_capacity(2, 8).unwrap();

@@ -4,84 +4,26 @@
 //! documentation of `queue`): a `pthread_atfork` handler hands it a write end of every live
 //! queue made by the thread that forks. The handlers find those queues in this registry.
 //!
-//! The table grows as queues are made, so no queue is ever left out of it (an earlier fixed
-//! table of 1,024 slots skipped queue 1,025 silently, and that queue's late producers were
-//! missed). It only changes under the registry lock, outside the fork handlers; the handlers
-//! only read it, so the child's handler allocates nothing.
+//! The table itself (it grows, and has its own lock) is a [`ForkTable`].
 
-use std::cell::UnsafeCell;
 use std::os::fd::AsRawFd;
 use std::sync::Once;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 use super::{Inner, open_write_end};
+use crate::fork_table::ForkTable;
 
-/// Every live queue of this process (in no particular order). Only touched with the
-/// registry lock held (or in a freshly forked child, which has one thread).
-struct Table(UnsafeCell<Vec<*const Inner>>);
-// SAFETY: the Vec is only read or written while holding `REGISTRY` (a spin lock with
-// acquire/release ordering), or by the single thread of a freshly forked child.
-unsafe impl Sync for Table {}
-static QUEUES: Table = Table(UnsafeCell::new(Vec::new()));
+/// Every live queue of this process.
+static QUEUES: ForkTable<Inner> = ForkTable::new();
 
-/// Guards `QUEUES` against a queue being freed while a fork handler reads it: held by the
-/// parent-side fork handlers from `before_fork` to `after_fork_in_parent` (and released in the
-/// child by `in_forked_child`), and by registration and unregistration. A spin lock, not a
-/// `Mutex`: it is taken in one atfork handler and released in another, and the child must be
-/// able to release the copy it inherits. It is held only for a few operations (a `Vec` push
-/// may allocate), or across one `fork` by the forking thread; a thread holding it never
-/// blocks on anything else, so nobody can wait on it for long.
-static REGISTRY: AtomicBool = AtomicBool::new(false);
-
-fn registry_lock() {
-    let mut spins = 0u32;
-    while REGISTRY
-        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
-        if spins < 64 {
-            spins += 1;
-            std::hint::spin_loop();
-        } else {
-            // Another thread is in the middle of a fork: let it run.
-            std::thread::yield_now();
-        }
-    }
-}
-
-fn registry_unlock() {
-    REGISTRY.store(false, Ordering::Release);
-}
-
-/// Holds the registry lock for a scope (registration, unregistration).
-struct RegistryGuard;
-impl RegistryGuard {
-    fn take() -> RegistryGuard {
-        registry_lock();
-        RegistryGuard
-    }
-}
-impl Drop for RegistryGuard {
-    fn drop(&mut self) {
-        registry_unlock();
-    }
-}
-
-/// Adds a queue for the fork handlers. Never fails for lack of room: the table grows.
+/// Adds a queue for the fork handlers.
 pub(super) fn register(inner: *const Inner) {
-    let _registry = RegistryGuard::take();
-    // SAFETY: we hold the registry lock, so nobody else touches the table.
-    unsafe { (*QUEUES.0.get()).push(inner) };
+    QUEUES.register(inner);
 }
 
 /// Removes a queue; after this returns, no fork handler can see it.
 pub(super) fn unregister(inner: *const Inner) {
-    let _registry = RegistryGuard::take();
-    // SAFETY: we hold the registry lock, so nobody else touches the table.
-    let table = unsafe { &mut *QUEUES.0.get() };
-    if let Some(i) = table.iter().position(|&p| std::ptr::eq(p, inner)) {
-        table.swap_remove(i);
-    }
+    QUEUES.unregister(inner);
 }
 
 /// This process's pid, cached (0: not known yet; reset in every forked child).
@@ -118,22 +60,17 @@ pub(crate) fn current_thread_tag() -> u64 {
 /// The caller must hold the registry lock (or be a freshly forked child, which has one thread).
 fn for_each_queue(mine: impl Fn(&Inner), other: impl Fn(&Inner)) {
     let tag = current_thread_tag();
-    // SAFETY: our caller holds the registry lock (or is a freshly forked child's only
-    // thread), so the table does not change while we read it; reading allocates nothing.
-    let table = unsafe { &*QUEUES.0.get() };
-    for &p in table {
-        // SAFETY: a registered Inner is alive: `Inner::drop` unregisters it (under the
-        // registry lock, which our caller holds, so it cannot happen meanwhile) before
-        // anything of it is closed or freed. In a forked child, the only thread is this
-        // one and nothing is freed; a drop that another parent thread had begun is
-        // blocked before unregistering, so its Inner is intact in the child's copy.
-        let inner = unsafe { &*p };
-        if tag != 0 && inner.creator_thread == tag {
-            mine(inner);
-        } else {
-            other(inner);
-        }
-    }
+    // SAFETY: our caller holds the table's lock (or is a freshly forked child's only thread),
+    // and `Inner::drop` unregisters a queue before anything of it is closed or freed.
+    unsafe {
+        QUEUES.for_each(|inner| {
+            if tag != 0 && inner.creator_thread == tag {
+                mine(inner);
+            } else {
+                other(inner);
+            }
+        })
+    };
 }
 
 /// In the parent, just before `fork`: give each queue of this thread a write end that the
@@ -141,7 +78,7 @@ fn for_each_queue(mine: impl Fn(&Inner), other: impl Fn(&Inner)) {
 /// first instant, not from whenever it gets to run).
 extern "C" fn before_fork() {
     // Held across the fork; released by `after_fork_in_parent` and `in_forked_child`.
-    registry_lock();
+    QUEUES.lock();
     for_each_queue(
         |inner| {
             let tx = inner.tx.load(Ordering::Acquire);
@@ -168,7 +105,7 @@ extern "C" fn after_fork_in_parent() {
         },
         |_| {},
     );
-    registry_unlock();
+    QUEUES.unlock();
 }
 
 /// In the child, just after `fork` (async-signal-safe calls only): adopt the write ends.
@@ -199,7 +136,7 @@ extern "C" fn in_forked_child() {
     );
     // The copy of the lock `before_fork` took in the parent; this child's only thread is done
     // with the table. (A plain store: async-signal-safe.)
-    registry_unlock();
+    QUEUES.unlock();
 }
 
 pub(crate) fn install_atfork() {

@@ -28,11 +28,12 @@
 //! no such second writer: if it is killed before it runs, its parent's pid stays in the entry
 //! until the parent exits or forks again. Timeouts still bound every wait.)
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 
 use super::ring::{MAX_SHM_PRODUCERS, Ring};
 use crate::Error;
+use crate::fork_table::ForkTable;
 
 /// A queue's process-local side: the shared ring, and this process's place in its table.
 pub(super) struct Inner {
@@ -63,14 +64,7 @@ impl Inner {
             adopt_entry: AtomicI32::new(-1),
             creator_thread: crate::queue::thread_tag(),
         });
-        let p = Arc::as_ptr(&inner) as *mut Inner;
-        let _g = RegistryGuard::take();
-        if let Some(i) = QUEUES.iter().position(|slot| {
-            slot.compare_exchange(std::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-        }) {
-            QUEUES_USED.fetch_max(i + 1, Ordering::AcqRel);
-        } // else: the table is full; this queue's children count only once they put.
+        QUEUES.register(Arc::as_ptr(&inner));
         inner
     }
 
@@ -148,18 +142,7 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        {
-            let _g = RegistryGuard::take();
-            let me = self as *mut Inner;
-            for slot in &QUEUES[..QUEUES_USED.load(Ordering::Acquire).min(MAX_QUEUES)] {
-                if slot
-                    .compare_exchange(me, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    break;
-                }
-            }
-        }
+        QUEUES.unregister(self as *const Inner);
         self.leave();
     }
 }
@@ -202,14 +185,9 @@ fn take_entry(table: &[AtomicU32; MAX_SHM_PRODUCERS], pid: u32) -> Option<usize>
 
 // --- the fork-time registry ---------------------------------------------------------------
 
-const MAX_QUEUES: usize = 256;
-/// Every live queue of this process, for the atfork handlers.
-static QUEUES: [AtomicPtr<Inner>; MAX_QUEUES] = [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_QUEUES];
-static QUEUES_USED: AtomicUsize = AtomicUsize::new(0);
-/// Guards `QUEUES` against a queue being freed while a fork handler reads it. A spin lock, not
-/// a `Mutex`: it is taken in the parent's before-fork handler and released both in the
-/// parent's after-fork handler and in the child (which inherits it taken).
-static REGISTRY: AtomicBool = AtomicBool::new(false);
+/// Every live queue of this process, for the atfork handlers (a table of its own, with its
+/// own lock: `Queue`'s handlers hold theirs across the same fork).
+static QUEUES: ForkTable<Inner> = ForkTable::new();
 static ATFORK: Once = Once::new();
 
 /// This process's pid, without a system call: `Queue`'s cache, which its own atfork handler
@@ -218,55 +196,26 @@ pub(super) fn my_pid() -> u32 {
     crate::queue::my_pid() as u32
 }
 
-fn registry_lock() {
-    while REGISTRY
-        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
-        // Held for a few atomic operations, or across one fork by another thread.
-        std::thread::yield_now();
-    }
-}
-
-fn registry_unlock() {
-    REGISTRY.store(false, Ordering::Release);
-}
-
-struct RegistryGuard;
-impl RegistryGuard {
-    fn take() -> RegistryGuard {
-        registry_lock();
-        RegistryGuard
-    }
-}
-impl Drop for RegistryGuard {
-    fn drop(&mut self) {
-        registry_unlock();
-    }
-}
-
-/// Calls `f` on every live queue made by the calling thread. The caller holds the registry
+/// Calls `f` on every live queue made by the calling thread. The caller holds the table's
 /// lock (or is a freshly forked child, which has one thread).
 fn for_each_mine(f: impl Fn(&Inner)) {
     let tag = crate::queue::current_thread_tag();
     if tag == 0 {
         return; // this thread never made a queue
     }
-    for slot in &QUEUES[..QUEUES_USED.load(Ordering::Acquire).min(MAX_QUEUES)] {
-        let p = slot.load(Ordering::Acquire);
-        if !p.is_null() {
-            // SAFETY: a registered Inner is alive: `Inner::drop` unregisters it under the
-            // registry lock (held by our caller) before anything of it is freed.
-            let inner = unsafe { &*p };
+    // SAFETY: our caller holds the lock (or is a forked child's only thread), and
+    // `Inner::drop` unregisters a queue before anything of it is freed.
+    unsafe {
+        QUEUES.for_each(|inner| {
             if inner.creator_thread == tag {
                 f(inner);
             }
-        }
-    }
+        })
+    };
 }
 
 extern "C" fn before_fork() {
-    registry_lock(); // released by `after_fork_in_parent` and `in_child`
+    QUEUES.lock(); // released by `after_fork_in_parent` and `in_child`
     let me = my_pid();
     for_each_mine(|inner| {
         let i = take_entry(inner.table(), me | RESERVED).map_or(-1, |i| i as i32);
@@ -281,7 +230,7 @@ extern "C" fn after_fork_in_parent() {
         let i = inner.fork_entry.swap(-1, Ordering::Relaxed);
         inner.adopt_entry.store(i, Ordering::Relaxed);
     });
-    registry_unlock();
+    QUEUES.unlock();
 }
 
 /// In the parent, just after `fork` returned `child`: writes the child's pid into the entries
@@ -292,7 +241,7 @@ extern "C" fn after_fork_in_parent() {
 /// finds something else and changes nothing. `None`: the fork failed; the reservations are
 /// freed.
 pub(crate) fn adopt_child(child: Option<u32>) {
-    let _g = RegistryGuard::take();
+    let _g = QUEUES.guard();
     let reserved = my_pid() | RESERVED;
     for_each_mine(|inner| {
         let i = inner.adopt_entry.swap(-1, Ordering::Relaxed);
@@ -322,7 +271,7 @@ extern "C" fn in_child() {
             inner.inherited.store(true, Ordering::Relaxed);
         }
     });
-    registry_unlock();
+    QUEUES.unlock();
 }
 
 fn install_atfork() {
